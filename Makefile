@@ -1,0 +1,40 @@
+# The course's tasks. `make book` and `make test` are the two set-up commands
+# of README.md: each creates .venv and installs requirements.txt when missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book release notebooks test lint bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## notebooks: pair every source/*/*.md with its .ipynb (jupytext)
+notebooks: $(STAMP)
+	$(BIN)/python scripts/sync_notebooks.py
+
+## release: the student notebooks in release/, by nbgrader
+release: notebooks
+	$(BIN)/python scripts/make_release.py
+
+## book: the student release and the web book (student and instructor editions)
+book: release
+	$(BIN)/python scripts/build_book.py
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check mi_lib tests scripts benchmarks
+
+## bench: the benchmark scripts (they print their figures)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_estimators.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,149 @@
+"""One call for practitioners: :func:`estimate_mi`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ._checks import as_samples, check_choice, check_fraction, check_paired, check_positive_int
+from .trainers import MINEETrainer, MINETrainer, MITrainer
+
+#: The methods :func:`estimate_mi` accepts.
+METHODS = ("mine", "minee", "dv", "nwj", "smile", "infonce")
+
+
+@dataclass
+class MIEstimate:
+    """The result of :func:`estimate_mi`.
+
+    Attributes
+    ----------
+    value : float
+        The estimate of :math:`I(X;Y)` in nats, on the evaluation samples.
+    method : str
+        The estimator that produced it.
+    history : list of (iteration, estimate)
+        The estimate on the evaluation samples after every ``eval_every`` epochs.
+    n_train, n_eval : int
+        Sizes of the training split and of the evaluation samples.
+    evaluated_on : str
+        ``"held-out"`` (the default), or ``"training"`` when ``test_size=0``:
+        then the estimate can overshoot the truth, because the critic has
+        fitted those very samples.
+    trainer : object
+        The trainer, to continue with ``trainer.step(epochs)`` or plot its critic.
+    """
+
+    value: float
+    method: str
+    history: list = field(repr=False)
+    n_train: int
+    n_eval: int
+    evaluated_on: str
+    trainer: object = field(repr=False)
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __str__(self) -> str:
+        return (
+            f"I(X;Y) ~ {self.value:.4f} nats by {self.method} "
+            f"({self.evaluated_on} samples: {self.n_eval}; trained on {self.n_train})"
+        )
+
+
+def estimate_mi(
+    x,
+    y,
+    method: str = "mine",
+    *,
+    epochs: int = 200,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    test_size: float = 0.3,
+    eval_every: int = 10,
+    seed: int = 0,
+    device=None,
+    log_dir: str | None = None,
+    progress: bool = False,
+    **trainer_kwargs,
+) -> MIEstimate:
+    """Estimate the mutual information :math:`I(X;Y)` in nats from paired samples.
+
+    Splits the pairs at random into a training part and a held-out part of
+    fraction ``test_size``, trains the critic(s) of ``method`` on the former
+    for ``epochs`` epochs, and evaluates the bound on the latter. A bound
+    evaluated on its own training samples overfits and can overshoot the truth
+    far above it; ``test_size=0`` does that only when asked.
+
+    Parameters
+    ----------
+    x, y : arrays or tensors of shape (n, d_x) and (n, d_y)
+        Row ``i`` of ``x`` and row ``i`` of ``y`` form one joint sample.
+    method : str
+        ``"mine"`` (default), ``"minee"``, ``"dv"``, ``"nwj"``, ``"smile"`` or
+        ``"infonce"`` (a lower bound capped at ``log(batch_size)``).
+    epochs, batch_size, lr : training schedule (Adam).
+    test_size : float in [0, 1)
+        Fraction of pairs held out for the estimate.
+    eval_every : int
+        Epochs between the entries of the history.
+    seed : int
+        Seeds the split, the critic's initial weights and the minibatches.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, or ``None`` for the GPU when there is one.
+    trainer_kwargs :
+        Passed on to the trainer, e.g. ``critic=...``, ``beta=...``,
+        ``reference="uniform"`` for MI-NEE.
+
+    Returns
+    -------
+    MIEstimate
+        ``float(result)`` is the estimate; ``result.history`` the curve.
+    """
+    check_choice(method, "method", METHODS)
+    x, y = as_samples(x, "x"), as_samples(y, "y")
+    check_paired(x, y)
+    test_size = check_fraction(test_size, "test_size")
+    epochs = check_positive_int(epochs, "epochs")
+    eval_every = check_positive_int(eval_every, "eval_every")
+    n = x.shape[0]
+    n_eval = int(round(test_size * n))
+    if test_size > 0 and (n_eval < 2 or n - n_eval < 2):
+        raise ValueError(
+            f"{n} samples are too few to hold out test_size={test_size}: both parts "
+            "need at least 2 samples. Pass more samples or test_size=0."
+        )
+    if n_eval:
+        perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+        train, held = perm[n_eval:], perm[:n_eval]
+        data, eval_data = (x[train], y[train]), (x[held], y[held])
+    else:
+        data, eval_data = (x, y), None
+    common = dict(
+        batch_size=batch_size, lr=lr, eval_data=eval_data, seed=seed, device=device,
+        log_dir=log_dir, progress=progress, **trainer_kwargs,
+    )
+    if method == "minee":
+        trainer = MINEETrainer(*data, **common)
+    elif method == "mine":
+        trainer = MINETrainer(*data, **common)
+    else:
+        trainer = MITrainer(*data, bound=method, **common)
+    done = 0
+    while done < epochs:
+        chunk = min(eval_every, epochs - done)
+        trainer.step(chunk)
+        done += chunk
+    trainer.close()
+    return MIEstimate(
+        value=trainer.history[-1][1],
+        method=method,
+        history=list(trainer.history),
+        n_train=data[0].shape[0],
+        n_eval=(eval_data or data)[0].shape[0],
+        evaluated_on="held-out" if n_eval else "training",
+        trainer=trainer,
+    )

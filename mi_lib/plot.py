@@ -1,0 +1,81 @@
+"""Figures of the course: samples, critics and estimates against the truth."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+
+def plot_samples(x, y=None, names=("X", "Y"), **kwargs) -> sns.PairGrid:
+    """Pair plot of samples: scatter below, KDE above and on the diagonal.
+
+    ``x`` and ``y`` are arrays of shape ``(n, 1)`` (or ``x`` alone of shape
+    ``(n, 2)``); ``names`` label the two axes.
+    """
+    xy = np.asarray(x if y is None else np.hstack([np.asarray(x), np.asarray(y)]))
+    if xy.ndim != 2 or xy.shape[1] != len(names):
+        raise ValueError(
+            f"plot_samples draws {len(names)} coordinates, got samples of shape "
+            f"{xy.shape}; pass x and y of shape (n, 1) or names for every column."
+        )
+    grid = sns.PairGrid(pd.DataFrame(xy, columns=list(names)), **kwargs)
+    grid.map_lower(sns.scatterplot, s=2)
+    grid.map_upper(sns.kdeplot)
+    grid.map_diag(sns.kdeplot)
+    return grid
+
+
+@torch.no_grad()
+def plot_critic(
+    critic, xlim=(-5, 5), ylim=(-5, 5), grid: int = 50, ax=None, title=None
+):
+    """Heat map of a critic of two scalars, ``critic(x, y)`` or ``critic(z)``.
+
+    Evaluates the critic on a ``grid`` x ``grid`` mesh of the box
+    ``xlim`` x ``ylim`` and draws it with a colour bar.
+    """
+    gx, gy = np.meshgrid(
+        np.linspace(*xlim, grid), np.linspace(*ylim, grid), indexing="ij"
+    )
+    param = next(critic.parameters())
+    as_col = lambda a: torch.as_tensor(  # noqa: E731
+        a.reshape(-1, 1), dtype=param.dtype, device=param.device
+    )
+    was_training = critic.training
+    critic.eval()
+    try:
+        values = critic(as_col(gx), as_col(gy))
+    except TypeError:  # a critic of one argument z = (x, y)
+        values = critic(torch.cat([as_col(gx), as_col(gy)], dim=1))
+    finally:
+        critic.train(was_training)
+    values = values.reshape(gx.shape).cpu().numpy()
+    ax = ax or plt.gca()
+    mesh = ax.pcolormesh(gx, gy, values, cmap="RdBu_r", shading="auto")
+    ax.figure.colorbar(mesh, ax=ax)
+    ax.set(xlabel=r"$x$", ylabel=r"$y$", title=title or r"Critic $t(x, y)$")
+    return ax
+
+
+def plot_history(histories, ground_truth: float | None = None, ax=None):
+    """Estimate against training iteration, with the ground truth dashed.
+
+    ``histories`` is one list of ``(iteration, estimate)`` pairs (a trainer's
+    ``history``) or a dict of such lists keyed by label.
+    """
+    if not isinstance(histories, dict):
+        histories = {"estimate": histories}
+    ax = ax or plt.gca()
+    for label, history in histories.items():
+        if len(history) == 0:
+            raise ValueError(f"the history {label!r} is empty; train before plotting.")
+        steps, values = zip(*history)
+        ax.plot(steps, values, label=label)
+    if ground_truth is not None:
+        ax.axhline(ground_truth, ls="--", c="k", label="ground truth")
+    ax.set(xlabel="iteration", ylabel="estimate (nats)")
+    ax.legend()
+    return ax

@@ -1,0 +1,126 @@
+"""What every trainer shares: optimiser, epochs, history, logging, seeding."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .._checks import check_positive_int
+from ..device import resolve_device
+
+
+def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """Build ``factory()`` under ``torch.manual_seed(seed)`` without touching
+    the global random state, so that a critic's initial weights depend on
+    ``seed`` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    """Consecutive slices that split ``n`` permuted indices into batches.
+
+    There are ``max(1, n // batch_size)`` batches of ``min(batch_size, n)``
+    indices; the last ``n % batch_size`` indices of a permutation are skipped
+    in that epoch, so that every batch has the same size.
+    """
+    size = min(batch_size, n)
+    return [slice(k * size, (k + 1) * size) for k in range(n // size)]
+
+
+class Trainer:
+    """Base class: trains ``self.modules`` with Adam, one epoch at a time.
+
+    Subclasses implement :meth:`_losses_of_epoch`, which runs one epoch and
+    returns the per-iteration losses as a tensor that stays on the device
+    (no host synchronisation inside the loop), and :meth:`estimate`.
+
+    Attributes
+    ----------
+    history : list of (iteration, estimate)
+        The estimate returned by every call of :meth:`step`.
+    iteration, epoch : int
+        Counts of optimiser steps and of epochs so far.
+    """
+
+    def __init__(
+        self,
+        modules: list[nn.Module],
+        *,
+        lr: float,
+        seed: int,
+        device,
+        log_dir: str | None,
+        progress: bool,
+    ):
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be a positive number, got {lr!r}.")
+        self.device = resolve_device(device)
+        self.modules = [m.to(self.device) for m in modules]
+        params = [p for m in self.modules for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=lr)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.seed = seed
+        self.progress = progress
+        self.history: list[tuple[int, float]] = []
+        self.iteration = 0
+        self.epoch = 0
+        self.writer = None
+        if log_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter  # slow import: lazy
+
+            self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def _losses_of_epoch(self) -> Tensor:
+        raise NotImplementedError
+
+    def estimate(self) -> float:
+        raise NotImplementedError
+
+    def _descend(self, loss: Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def step(self, epochs: int = 1) -> float:
+        """Train for ``epochs`` epochs, then return the estimate.
+
+        The estimate is also appended to :attr:`history` and, with a
+        ``log_dir``, written to TensorBoard with every iteration's loss.
+        """
+        epochs = check_positive_int(epochs, "epochs")
+        for m in self.modules:
+            m.train()
+        losses = []
+        loop = range(epochs)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            loop = tqdm(loop, desc=type(self).__name__, leave=False)
+        for _ in loop:
+            losses.append(self._losses_of_epoch())
+            self.epoch += 1
+        for m in self.modules:
+            m.eval()
+        estimate = self.estimate()
+        self.history.append((self.iteration, estimate))
+        if self.writer is not None:
+            self._log(torch.cat(losses), estimate)
+        return estimate
+
+    def _log(self, losses: Tensor, estimate: float) -> None:
+        first = self.iteration - losses.numel() + 1
+        for i, value in enumerate(losses.cpu().tolist()):  # one transfer per step
+            self.writer.add_scalar("loss/train", value, global_step=first + i)
+        self.writer.add_scalar("estimate", estimate, global_step=self.iteration)
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer, if any."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
