@@ -57,3 +57,25 @@ def resample_product(
     n = x.shape[0]
     j, k = product_indices(n, size or n, replace, generator, x.device)
     return x[j], y[k]
+
+
+def offdiagonal_pairs(
+    m: int, count: int, generator: torch.Generator | None = None, device=None
+) -> tuple[Tensor, Tensor]:
+    r"""Index pairs :math:`(i, j)` with :math:`i \ne j`, for evaluating a bound.
+
+    All :math:`m(m-1)` of them when ``count`` reaches that number, else
+    ``count`` pairs drawn uniformly from them. Unlike two shufflings, these
+    never pair :math:`X_i` with its own :math:`Y_i`: a joint pair among the
+    product pairs has a large :math:`e^{t}` and drags the DV estimate down.
+    """
+    m, count = check_positive_int(m, "m"), check_positive_int(count, "count")
+    if m < 2:
+        raise ValueError("at least 2 samples are needed to pair x_i with y_j, j != i.")
+    if count >= m * (m - 1):
+        i = torch.arange(m, device=device).repeat_interleave(m - 1)
+        shift = torch.arange(1, m, device=device).repeat(m)
+    else:
+        i = torch.randint(m, (count,), generator=generator, device=device)
+        shift = torch.randint(1, m, (count,), generator=generator, device=device)
+    return i, (i + shift) % m

@@ -30,7 +30,7 @@ class MINEETrainer(Trainer):
     x, y : arrays of shape (n, d_x) and (n, d_y)
         Joint samples.
     reference : str or ProductReference
-        ``"gaussian"`` (default), ``"uniform"``, or a fitted reference.
+        ``"uniform"`` (default), ``"gaussian"``, or a fitted reference.
     critics : (joint, x_critic, y_critic), optional
         Default to the seeds' architecture for each.
     batch_size, ref_batch_size : int
@@ -38,7 +38,7 @@ class MINEETrainer(Trainer):
     eval_data : (x_eval, y_eval), optional
         Held-out pairs for the estimate; the training pairs by default.
     eval_ref_size : int, optional
-        Reference samples drawn once for the estimate (10 per evaluation pair).
+        Reference samples drawn once for the estimate (100,000 by default).
     """
 
     def __init__(
@@ -47,7 +47,7 @@ class MINEETrainer(Trainer):
         y,
         critics: tuple[nn.Module, nn.Module, nn.Module] | None = None,
         *,
-        reference: str | ProductReference = "gaussian",
+        reference: str | ProductReference = "uniform",
         batch_size: int = 100,
         ref_batch_size: int | None = None,
         lr: float = 1e-3,
@@ -94,9 +94,7 @@ class MINEETrainer(Trainer):
             self.x_eval = as_samples(eval_data[0], "eval_data[0]", device=self.device)
             self.y_eval = as_samples(eval_data[1], "eval_data[1]", device=self.device)
             check_paired(self.x_eval, self.y_eval, ("eval_data[0]", "eval_data[1]"))
-        size = check_positive_int(
-            eval_ref_size or 10 * self.x_eval.shape[0], "eval_ref_size"
-        )
+        size = check_positive_int(eval_ref_size or 100_000, "eval_ref_size")
         eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.x_ref_eval, self.y_ref_eval = self.reference.sample(size, eval_gen)
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from .. import bounds
 from .._checks import as_samples, check_choice, check_paired, check_positive_int
 from ..critics import JointCritic
-from ..resample import product_indices
+from ..resample import offdiagonal_pairs, product_indices
 from .base import Trainer, batch_slices, seeded
 
 #: The bounds :class:`MITrainer` can maximise.
@@ -28,9 +28,10 @@ class MITrainer(Trainer):
     ``bound`` is one of ``"dv"``, ``"mine"`` (DV with MINE's moving average in
     the gradient, see :func:`mi_lib.bounds.mine_loss`), ``"nwj"``, ``"smile"``
     and ``"infonce"``. :meth:`step` returns the same bound evaluated on the
-    evaluation pairs (``"mine"`` evaluates DV) against ``eval_shuffles``
-    independent shufflings of them, which are drawn once so that successive
-    estimates are comparable.
+    evaluation pairs (``"mine"`` evaluates DV) against ``eval_pairs`` product
+    pairs :math:`(x_i, y_j)`, :math:`i \ne j`, of the evaluation samples (all of
+    them when there are fewer), drawn once so that successive estimates are
+    comparable.
 
     Parameters
     ----------
@@ -49,6 +50,8 @@ class MITrainer(Trainer):
         SMILE's clipping threshold :math:`\tau`.
     eval_data : (x_eval, y_eval), optional
         Held-out pairs for the estimate; the training pairs by default.
+    eval_pairs : int
+        Product pairs for the estimate's second term.
     """
 
     def __init__(
@@ -64,7 +67,7 @@ class MITrainer(Trainer):
         beta: float = 0.9,
         clip: float = 5.0,
         eval_data=None,
-        eval_shuffles: int = 10,
+        eval_pairs: int = 100_000,
         seed: int = 0,
         device=None,
         log_dir: str | None = None,
@@ -97,11 +100,10 @@ class MITrainer(Trainer):
             self.y_eval = as_samples(eval_data[1], "eval_data[1]", device=self.device)
             check_paired(self.x_eval, self.y_eval, ("eval_data[0]", "eval_data[1]"))
         m = self.x_eval.shape[0]
-        shuffles = check_positive_int(eval_shuffles, "eval_shuffles")
         eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        pairs = [product_indices(m, m, False, eval_gen, self.device) for _ in range(shuffles)]
-        self.eval_j = torch.cat([j for j, _ in pairs])
-        self.eval_k = torch.cat([k for _, k in pairs])
+        self.eval_j, self.eval_k = offdiagonal_pairs(
+            m, check_positive_int(eval_pairs, "eval_pairs"), eval_gen, self.device
+        )
 
     def _loss(self, xb: Tensor, yb: Tensor, xq: Tensor | None, yq: Tensor | None):
         if self.bound == "infonce":

@@ -1,0 +1,73 @@
+"""nbgrader configuration of the course (nbgrader 0.9.6).
+
+The course directory is the folder holding this file (the repository root):
+
+- ``source/<assignment>/<assignment>.ipynb``: the instructor notebooks, paired
+  by jupytext with the MyST ``.md`` beside them (``make notebooks``);
+- ``release/<assignment>/``: the student notebooks (``make release``);
+- ``submitted/``, ``autograded/``, ``feedback/``, ``gradebook.db``: student
+  work and grades, never committed (see ``.gitignore``).
+
+Run the nbgrader commands from the repository root; INSTRUCTORS.md has the
+workflow. Environment variables, all optional:
+
+- ``NBGRADER_TIMEOUT``: seconds one cell may run when validating or
+  autograding (default 300); a cell past it is interrupted and scores zero;
+- ``NBGRADER_EXCHANGE``: the exchange folder used by ``nbgrader release_assignment``,
+  ``fetch_assignment``, ``submit`` and ``collect`` (default: ``nbgrader_exchange/``
+  in the repository, for a course run on one machine).
+"""
+
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "mi-estimation"
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+
+# nbgrader reads only the notebooks; every other file of an assignment folder is
+# copied verbatim to release/ (and into each autograded submission). The paired
+# MyST .md holds the solutions and hidden tests: it must never be copied.
+c.CourseDirectory.ignore = [
+    "*.md",
+    ".ipynb_checkpoints",
+    "__pycache__",
+    "*.pyc",
+    "runs",
+    "_build",
+    "feedback",
+    "gradebook.db",
+    ".DS_Store",
+]
+
+# Students may not add files over 1 MB to what is graded.
+c.CourseDirectory.max_file_size = 1000
+
+# Execution while validating and autograding. nbgrader sets NBGRADER_EXECUTION,
+# which the notebooks read (FAST) to shorten their training.
+c.Execute.timeout = int(os.environ.get("NBGRADER_TIMEOUT", "300"))
+c.Execute.interrupt_on_timeout = True
+
+# A student who deletes a read-only test cell gets it back: it is graded anyway.
+c.OverwriteCells.add_missing_cells = True
+
+c.Exchange.root = os.environ.get(
+    "NBGRADER_EXCHANGE", os.path.join(ROOT, "nbgrader_exchange")
+)
+
+# Feedback shows each cell with its score and error, but not the source of the
+# hidden tests (nbgrader's default would print them in full); a failing hidden
+# assert still shows its line and message in the traceback.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

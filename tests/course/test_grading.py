@@ -1,0 +1,575 @@
+"""Real ``nbgrader autograde`` runs of every assignment, into real gradebooks.
+
+For each assignment of ``source/``, one autograde run grades several students:
+
+- ``solution``: the instructor's answers, typed into the release;
+- ``untouched``: the release as students receive it;
+- ``tamper``: an unanswered exercise whose test the student edited to ``pass``,
+  and another whose test cell the student deleted;
+- ``wrapper``: answers that only call the mi_lib function holding the key;
+- ``wrong-<answer>``: a plausible wrong answer (``WRONG`` below) that passes the
+  visible asserts of its test;
+
+and three more runs grade the solution under two other seeds (``MI_SEED``) and an
+answer that never ends, with a short cell timeout. Everything is graded once per
+session (``graded``), several runs at a time; the tests below read the results.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grading_helpers as gh  # noqa: E402
+
+ASSIGNMENTS = gh.ASSIGNMENTS
+
+SEEDS = (1, 2)  # and the default seed 0 of the main run
+# The looping answer is graded with SEEDS[-1], its answer cells limited to this:
+LOOP_TIMEOUT = int(os.environ.get("MI_GRADING_LOOP_TIMEOUT", "5"))
+
+# Plausible wrong answers that pass the visible asserts and must fail a hidden one:
+# {assignment: [(answer grade id, code)]}, the code being the whole answer cell,
+# or a list of its solution blocks (None keeps the instructor's block).
+WRONG = {
+    "02_dv_bound": [
+        (  # exp().mean().log(): right on small values, overflows in the hundreds
+            "ch2-dv-code",
+            ["return t_p.mean() - t_q.exp().mean().log()"],
+        ),
+        (  # computed in NumPy: right values, but no gradient flows
+            "ch2-critic-code",
+            [
+                "x = z[:, 0].detach().cpu().numpy()\n"
+                "y = z[:, 1].detach().cpu().numpy()\n"
+                "quadratic = rho**2 * (x**2 + y**2) - 2 * rho * x * y\n"
+                "values = -0.5 * np.log(1 - rho**2) - quadratic / (2 * (1 - rho**2))\n"
+                "return torch.tensor(values)"
+            ],
+        ),
+    ],
+    "04_f_divergences": [
+        (  # through math: right for one number, fails on a tensor of them
+            "ch4-conj-code",
+            ["return torch.tensor(math.exp(float(s) - 1))"],
+        ),
+        (  # one mean of the differences: right only when n = n'
+            "ch4-nwj-code",
+            ["return (t_p - torch.exp(t_q - 1)).mean()"],
+        ),
+        (  # log of the mean of exp: overflows for values in the hundreds
+            "ch4-shift-code",
+            ["return 1 - torch.log(torch.exp(t_q).mean())"],
+        ),
+    ],
+    "06_minee": [
+        (  # only the joint critic is trained
+            "ch6-minee-code",
+            [
+                None,
+                "d_xy, d_x, d_y = self.divergences(x, y, x_ref, y_ref)\n"
+                "loss = -d_xy\n"
+                "self.optimizer.zero_grad()\n"
+                "loss.backward()\n"
+                "self.optimizer.step()\n"
+                "return (d_xy - d_x - d_y).item()",
+            ],
+        ),
+    ],
+    "03_training": [
+        (  # backward() accumulates: the gradient is never reset
+            "ch3-gd-code",
+            [
+                "w = torch.tensor(float(w0), requires_grad=True)\n"
+                "for _ in range(steps):\n"
+                "    loss(w).backward()\n"
+                "    with torch.no_grad():\n"
+                "        w -= lr * w.grad\n"
+                "return w.item()"
+            ],
+        ),
+        (  # the seeds' bug: batches start at k, not k * batch_size
+            "ch3-trainer-code",
+            [
+                "b, b_ref = self.batch_size, self.batch_size_ref\n"
+                "idx = torch.randperm(len(self.z), device=self.z.device)\n"
+                "idx_ref = torch.randperm(len(self.z_ref), device=self.z_ref.device)\n"
+                "losses = []\n"
+                "for k in range(self.n_batches):\n"
+                "    batch = self.z[idx[k : k + b]]\n"
+                "    batch_ref = self.z_ref[idx_ref[k : k + b_ref]]\n"
+                "    loss = -dv(self.net(batch), self.net(batch_ref))\n"
+                "    self.optimizer.zero_grad()\n"
+                "    loss.backward()\n"
+                "    self.optimizer.step()\n"
+                "    losses.append(loss.item())\n"
+                "return losses",
+                None,
+            ],
+        ),
+    ],
+    "05_mine": [
+        (  # indices of x reused for y: the pairs stay joint
+            "ch5-resample-code",
+            [
+                "n = x.shape[0]\n"
+                "j = torch.randint(n, (size,), generator=generator, device=x.device)\n"
+                "return x[j], y[j]"
+            ],
+        ),
+        (  # beta weighs the new batch, not the past: right on the first step only
+            # (not the undetached average: its growing graph makes training crawl)
+            "ch5-mine-code",
+            [
+                "batch_avg = t_q.exp().mean()\n"
+                "if self.avg is None:\n"
+                "    self.avg = batch_avg.detach()\n"
+                "else:\n"
+                "    new = batch_avg.detach()\n"
+                "    self.avg = (1 - self.beta) * self.avg + self.beta * new\n"
+                "return -t_p.mean() + batch_avg / self.avg"
+            ],
+        ),
+    ],
+    "01_formulation": [
+        (  # math.log: right for one correlation, fails on an array of them
+            "ch1-ground-truth-code",
+            "import math\n\n\ndef ground_truth(rho):\n"
+            "    return -0.5 * math.log(1 - rho**2)\n",
+        ),
+        (  # d times the MI of the first pair: right when all pairs are equal
+            "ch1-mi-pairs-code",
+            "def mi_of_pairs(rhos):\n"
+            "    return float(len(rhos) * ground_truth(rhos[0]))\n",
+        ),
+        (  # the mean term forgotten: the visible tests have equal means
+            "ch1-kl-gauss-code",
+            "def kl_gaussians(mu0, cov0, mu1, cov1):\n"
+            "    cov0, cov1 = np.asarray(cov0, float), np.asarray(cov1, float)\n"
+            "    k = cov0.shape[0]\n"
+            "    trace = np.trace(np.linalg.solve(cov1, cov0))\n"
+            "    logdet = np.linalg.slogdet(cov1)[1] - np.linalg.slogdet(cov0)[1]\n"
+            "    return float(0.5 * (trace - k + logdet))\n",
+        ),
+    ],
+}
+
+# Answers that only wrap the mi_lib function holding the key. An exercise whose
+# hidden test runs ``call_without(mi_lib.<key>, <function>, ...)`` gets one
+# written for it; list here the others (classes, methods, keys in a variable).
+WRAPPERS: dict[str, list[tuple[str, str]]] = {
+    "02_dv_bound": [
+        (
+            "ch2-critic-code",
+            "def optimal_critic(z, rho):\n"
+            "    x = z[:, :1].detach().cpu().numpy()\n"
+            "    y = z[:, 1:].detach().cpu().numpy()\n"
+            "    key = mi_lib.CorrelatedGaussian(rho).log_density_ratio(x, y)\n"
+            "    return torch.as_tensor(key, dtype=z.dtype, device=z.device)\n",
+        ),
+    ],
+    "06_minee": [
+        (
+            "ch6-minee-code",
+            ["return mi_lib.MINEETrainer.divergences(self, x, y, x_ref, y_ref)", None],
+        ),
+    ],
+    "01_formulation": [
+        (  # vectorised, so that only the call_without guard can fail it
+            "ch1-ground-truth-code",
+            "def ground_truth(rho):\n"
+            "    key = np.vectorize(\n"
+            "        lambda r: mi_lib.gaussian_mi(float(r)), otypes=[float]\n"
+            "    )\n"
+            "    return key(rho)\n",
+        ),
+        (
+            "ch1-mi-pairs-code",
+            "def mi_of_pairs(rhos):\n"
+            "    return float(sum(mi_lib.gaussian_mi(float(r)) for r in rhos))\n",
+        ),
+    ],
+    "03_training": [
+        (  # a trainer that hands the work to mi_lib.DVTrainer
+            "ch3-trainer-code",
+            "class DVTrainer:\n"
+            "    def __init__(\n"
+            "        self, z, z_ref, net, batch_size=100, lr=1e-3, log_dir=None\n"
+            "    ):\n"
+            "        self.z, self.z_ref, self.net = z, z_ref, net\n"
+            "        self._lib = mi_lib.DVTrainer(\n"
+            "            z, z_ref, net, batch_size=min(batch_size, len(z)), lr=lr,\n"
+            "            device=z.device,\n"
+            "        )\n"
+            "        self.optimizer = self._lib.optimizer\n"
+            "        self.iteration, self.history = 0, []\n"
+            "\n"
+            "    def train_epoch(self):\n"
+            "        return self._lib._losses_of_epoch().tolist()\n"
+            "\n"
+            "    def estimate(self):\n"
+            "        return self._lib.estimate()\n"
+            "\n"
+            "    def step(self, epochs=1):\n"
+            "        for _ in range(epochs):\n"
+            "            self.iteration += len(self.train_epoch())\n"
+            "        self.history.append((self.iteration, self.estimate()))\n"
+            "        return self.history[-1][1]\n",
+        ),
+    ],
+    "05_mine": [
+        (
+            "ch5-resample-code",
+            [
+                "return mi_lib.resample_product(\n"
+                "    x, y, size, replace=True, generator=generator\n"
+                ")"
+            ],
+        ),
+        (  # mi_lib's loss keeps log(avg); this class keeps avg
+            "ch5-mine-code",
+            [
+                "log_avg = None\n"
+                "if self.avg is not None:\n"
+                "    log_avg = torch.log(torch.as_tensor(self.avg))\n"
+                "loss, log_avg = mi_lib.bounds.mine_loss(\n"
+                "    t_p, t_q, log_avg, self.beta\n"
+                ")\n"
+                "self.avg = log_avg.exp().detach()\n"
+                "return loss"
+            ],
+        ),
+    ],
+}
+
+_CALL_WITHOUT = re.compile(r"call_without\(\s*(mi_lib(?:\.\w+)+)\s*,\s*(\w+)\s*,")
+
+
+def auto_wrappers(source_nb) -> dict[str, str]:
+    """``{answer id: wrapper code}`` for exercises checked with a plain call_without."""
+    out = {}
+    for ex in gh.exercises(source_nb):
+        answer = gh.cell_by_id(source_nb, ex.answer).source
+        for test in ex.tests:
+            for key, fn in _CALL_WITHOUT.findall(gh.cell_by_id(source_nb, test).source):
+                if re.search(rf"^def {fn}\(", answer, re.M):
+                    out[ex.answer] = (
+                        f"def {fn}(*args, **kwargs):\n"
+                        f"    return {key}(*args, **kwargs)\n"
+                    )
+    return out
+
+
+def guarded(source_nb) -> list[str]:
+    """Answer ids whose hidden tests use ``call_without``."""
+    return [
+        ex.answer
+        for ex in gh.exercises(source_nb)
+        if any("call_without(" in gh.cell_by_id(source_nb, t).source for t in ex.tests)
+    ]
+
+
+class Plan:
+    """The students of one assignment and what each should score."""
+
+    def __init__(self, course, assignment):
+        self.assignment = assignment
+        self.source = gh.read_nb(course / "source" / assignment / f"{assignment}.ipynb")
+        self.release = gh.read_nb(
+            course / "release" / assignment / f"{assignment}.ipynb"
+        )
+        self.exercises = gh.exercises(self.source)
+        self.points = gh.test_points(self.source)
+        self.solution = gh.solution(self.release, self.source)
+        self.wrong = WRONG.get(assignment, [])
+        self.wrappers = {
+            **auto_wrappers(self.source),
+            **dict(WRAPPERS.get(assignment, [])),
+        }
+
+        ex = self.exercises
+        self.edited = ex[0] if ex else None  # its test edited to `pass`
+        self.deleted = ex[-1] if len(ex) > 1 else None  # its test cells deleted
+        self.looping = ex[-1] if ex else None
+
+    def tests_of(self, answer_id):
+        return next(e.tests for e in self.exercises if e.answer == answer_id)
+
+    def students(self):
+        s = {"solution": self.solution, "untouched": self.release}
+        if self.edited:
+            nb = gh.with_answer(
+                self.solution,
+                self.edited.answer,
+                gh.stub_of(self.release, self.edited.answer),
+            )
+            nb = gh.with_cell_source(nb, self.edited.tests[0], "pass  # my own test")
+            if self.deleted:
+                nb = gh.with_answer(
+                    nb,
+                    self.deleted.answer,
+                    gh.stub_of(self.release, self.deleted.answer),
+                )
+                for test in self.deleted.tests:
+                    nb = gh.without_cell(nb, test)
+            s["tamper"] = nb
+        if self.wrappers:
+            nb = self.solution
+            for answer, code in self.wrappers.items():
+                nb = gh.with_answer(nb, answer, code, self.source)
+            s["wrapper"] = nb
+        for answer, code in self.wrong:
+            s[f"wrong-{answer}"] = gh.with_answer(
+                self.solution, answer, code, self.source
+            )
+        return s
+
+    def runs(self):
+        a = self.assignment
+        runs = [gh.Run(a, "main", self.students(), export=True, feedback=("solution",))]
+        for seed in SEEDS:
+            runs.append(
+                gh.Run(
+                    a,
+                    f"seed{seed}",
+                    {f"seed{seed}": self.solution},
+                    env={"MI_SEED": str(seed)},
+                )
+            )
+        if self.looping:  # with the last seed, answer cells limited to LOOP_TIMEOUT
+            answer = gh.cell_by_id(self.solution, self.looping.answer).source
+            runs[-1].students["loop"] = gh.with_answer(
+                self.solution, self.looping.answer, gh.infinite_loop(answer)
+            )
+            runs[-1].answer_timeout = LOOP_TIMEOUT
+        return runs
+
+
+@pytest.fixture(scope="module")
+def graded(request, released_course, tmp_path_factory):
+    """``{assignment: (Plan, {run name: RunResult})}`` for the selected assignments."""
+    names = gh.selected_assignments(request, "graded") or ASSIGNMENTS
+    plans = {a: Plan(released_course, a) for a in names}
+    runs = [r for p in plans.values() for r in p.runs()]
+    results = gh.grade_all(runs, released_course, tmp_path_factory.mktemp("graded"))
+    out = {}
+    for a, plan in plans.items():
+        out[a] = (plan, {name: res for (aa, name), res in results.items() if aa == a})
+    for a, (_, res) in out.items():
+        times = ", ".join(f"{n} {r.seconds:.0f}s" for n, r in res.items())
+        print(f"autograde {a}: {times}")
+    return out
+
+
+def _scores(result, student):
+    grades = result.grades.get(student)
+    assert grades, (
+        f"{result.run.assignment}: no grades for {student!r} "
+        f"(nbgrader exit {result.returncode}):\n{result.log[-3000:]}"
+    )
+    return grades
+
+
+params = pytest.mark.parametrize("assignment", ASSIGNMENTS)
+
+
+@params
+def test_autograde_does_not_crash(graded, assignment):
+    _, results = graded[assignment]
+    for name, res in results.items():
+        assert res.returncode == 0, (
+            f"autograde {assignment} ({name}) failed:\n{res.log[-4000:]}"
+        )
+
+
+@params
+def test_has_autograded_exercises(graded, assignment):
+    plan, _ = graded[assignment]
+    assert plan.exercises, (
+        f"{assignment} has no autograded exercise (answer + test cell)"
+    )
+
+
+@params
+def test_solution_scores_full_marks(graded, assignment):
+    plan, results = graded[assignment]
+    res = results["main"]
+    grades = _scores(res, "solution")
+    lost = {
+        g: grades[g]["score"]
+        for g, pts in plan.points.items()
+        if grades[g]["score"] != pts
+    }
+    assert not lost, f"the solution loses points on {lost}:\n{res.describe('solution')}"
+
+
+@params
+@pytest.mark.parametrize("seed", SEEDS)
+def test_solution_full_marks_under_other_seeds(graded, assignment, seed):
+    plan, results = graded[assignment]
+    res = results[f"seed{seed}"]
+    grades = _scores(res, f"seed{seed}")
+    lost = {
+        g: grades[g]["score"]
+        for g, pts in plan.points.items()
+        if grades[g]["score"] != pts
+    }
+    assert not lost, (
+        f"MI_SEED={seed}: the solution loses points on {lost}:\n"
+        + res.describe(f"seed{seed}")
+    )
+
+
+@params
+def test_untouched_release_scores_zero(graded, assignment):
+    plan, results = graded[assignment]
+    res = results["main"]
+    grades = _scores(res, "untouched")
+    scored = {g: grades[g]["score"] for g in plan.points if grades[g]["score"] != 0}
+    assert not scored, (
+        f"these tests give points to the untouched release (they cannot fail): {scored}"
+    )
+    manual = {
+        g: v["score"] for g, v in grades.items() if g not in plan.points and v["score"]
+    }
+    assert not manual, f"unanswered written answers score: {manual}"
+
+
+@params
+def test_edited_test_is_graded_with_the_original(graded, assignment):
+    plan, results = graded[assignment]
+    if not plan.edited:
+        pytest.skip("no autograded exercise")
+    res = results["main"]
+    test = plan.edited.tests[0]
+    assert _scores(res, "tamper")[test]["score"] == 0, res.describe("tamper")
+    cell = gh.cell_by_id(res.autograded("tamper"), test)
+    assert cell.source == gh.cell_by_id(plan.source, test).source, (
+        "the edited test cell was not restored to the instructor's version"
+    )
+
+
+@params
+def test_deleted_test_gains_nothing(graded, assignment):
+    plan, results = graded[assignment]
+    if not plan.deleted:
+        pytest.skip("fewer than two autograded exercises")
+    res = results["main"]
+    grades = _scores(res, "tamper")
+    for test in plan.deleted.tests:
+        assert grades[test]["score"] == 0, res.describe("tamper")
+        restored = gh.cell_by_id(res.autograded("tamper"), test)  # put back and run
+        assert gh.error_of(restored), f"the restored test {test} did not fail on a stub"
+
+
+@params
+def test_wrong_answers_fail_a_hidden_test(graded, assignment):
+    plan, results = graded[assignment]
+    if not plan.wrong:
+        pytest.fail(
+            f"no wrong answer for {assignment}: add (answer grade id, code) pairs to "
+            "WRONG in tests/course/test_grading.py"
+        )
+    res = results["main"]
+    problems = []
+    for answer, _ in plan.wrong:
+        student = f"wrong-{answer}"
+        grades = _scores(res, student)
+        nb = res.autograded(student)
+        for test in plan.tests_of(answer):
+            cell = gh.cell_by_id(nb, test)
+            if grades[test]["score"] != 0:
+                problems.append(
+                    f"{student}: {test} gives {grades[test]['score']} points"
+                )
+                continue
+            line, hidden = gh.error_line(cell), gh.hidden_start(cell.source)
+            if hidden is not None and (line is None or line < hidden):
+                problems.append(
+                    f"{student}: {test} fails at line {line}, before the hidden tests "
+                    f"(line {hidden}): the wrong answer does not pass the visible "
+                    "asserts\n" + (gh.error_of(cell) or "")[-800:]
+                )
+    assert not problems, "\n".join(problems)
+
+
+@params
+def test_wrapping_the_answer_key_scores_zero(graded, assignment):
+    plan, results = graded[assignment]
+    missing = sorted(set(gh_guarded := guarded(plan.source)) - set(plan.wrappers))
+    assert not missing, (
+        f"no wrapper answer for {missing} (hidden tests use call_without): add one to "
+        "WRAPPERS in tests/course/test_grading.py"
+    )
+    if not gh_guarded:
+        pytest.skip("no exercise has its answer key in mi_lib")
+    res = results["main"]
+    grades = _scores(res, "wrapper")
+    for answer in plan.wrappers:
+        for test in plan.tests_of(answer):
+            assert grades[test]["score"] == 0, (
+                f"a wrapper around the key passes {test}:\n{res.describe('wrapper')}"
+            )
+            cell = gh.cell_by_id(res.autograded("wrapper"), test)
+            err = gh.error_of(cell) or ""
+            assert "library's version" in err, (
+                f"the wrapper fails {test} for another reason than the call_without "
+                f"guard (fix the wrapper in WRAPPERS):\n{err[-1500:]}"
+            )
+
+
+@params
+def test_infinite_loop_times_out_and_the_rest_is_graded(graded, assignment):
+    plan, results = graded[assignment]
+    if not plan.looping:
+        pytest.skip("no autograded exercise")
+    res = results[f"seed{SEEDS[-1]}"]
+    grades = _scores(res, "loop")
+    nb = res.autograded("loop")
+    answer = gh.cell_by_id(nb, plan.looping.answer)
+    err = gh.error_of(answer) or ""
+    assert "KeyboardInterrupt" in err or "Timeout" in err, (
+        f"the looping answer was not interrupted:\n{err}"
+    )
+    for test in plan.looping.tests:
+        assert grades[test]["score"] == 0
+    earlier = [
+        t
+        for ex in plan.exercises[: plan.exercises.index(plan.looping)]
+        for t in ex.tests
+    ]
+    lost = {
+        t: grades[t]["score"] for t in earlier if grades[t]["score"] != plan.points[t]
+    }
+    assert not lost, (
+        f"the exercises before the loop lost points: {lost}\n{res.describe('loop')}"
+    )
+
+
+@params
+def test_export_csv_and_feedback(graded, assignment):
+    plan, results = graded[assignment]
+    res = results["main"]
+    rows = {r["student_id"]: r for r in res.csv_rows if r["assignment"] == assignment}
+    assert set(res.run.students) <= set(rows), (
+        f"export CSV misses students:\n{res.log[-2000:]}"
+    )
+    total = sum(
+        float(gh.meta(c)["points"])
+        for c in plan.source.cells
+        if gh.meta(c).get("grade")
+    )
+    auto = sum(plan.points.values())
+    assert float(rows["solution"]["score"]) == pytest.approx(auto)
+    assert float(rows["solution"]["max_score"]) == pytest.approx(total)
+    assert float(rows["untouched"]["score"]) == 0
+    html = res.feedback.get("solution")
+    assert html, f"no feedback HTML:\n{res.log[-2000:]}"
+    text = html.read_text(encoding="utf-8")
+    assert gh.HIDDEN_BEGIN not in text, "the feedback shows the hidden tests"
+    assert f"Score: {auto:.1f}" in text or f"{auto:g}" in text

@@ -1,0 +1,190 @@
+"""Trainers converge to ground truth, index batches correctly, reproduce."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mi_lib import (
+    CorrelatedGaussian,
+    DVTrainer,
+    JointCritic,
+    MINEETrainer,
+    MINETrainer,
+    MITrainer,
+    ProductReference,
+    seed_task,
+)
+
+TASK = seed_task(0)
+# The oracle critic (the true log density ratio) on the seeds' 1000 samples:
+# no estimator trained on these samples can be expected to do better.
+SAMPLE_MI = float(CorrelatedGaussian(TASK.rho).log_density_ratio(TASK.x, TASK.y).mean())
+
+
+def test_sample_oracle_is_close_to_the_truth():
+    assert SAMPLE_MI == pytest.approx(TASK.ground_truth, abs=0.05)
+
+
+def test_dv_trainer_estimates_the_seeds_divergence():
+    trainer = DVTrainer(TASK.xy, TASK.xy_ref, seed=0)
+    estimates = [trainer.step(10) for _ in range(3)]
+    assert estimates[-1] == pytest.approx(TASK.ground_truth, abs=0.1)
+    assert trainer.iteration == 300 and trainer.epoch == 30
+
+
+def test_mine_converges_on_the_seeds_task():
+    trainer = MINETrainer(TASK.x, TASK.y, seed=0)
+    for _ in range(3):
+        trainer.step(10)
+    assert trainer.history[-1][1] == pytest.approx(SAMPLE_MI, abs=0.08)
+
+
+@pytest.mark.parametrize("reference", ["gaussian", "uniform"])
+def test_minee_converges_with_both_references(reference):
+    trainer = MINEETrainer(TASK.x, TASK.y, reference=reference, seed=0)
+    for _ in range(4):
+        trainer.step(10)
+    assert trainer.history[-1][1] == pytest.approx(SAMPLE_MI, abs=0.1)
+
+
+@pytest.mark.parametrize("bound", ["dv", "nwj", "smile", "infonce"])
+def test_variational_bounds_converge_on_a_small_problem(bound):
+    dist = CorrelatedGaussian.with_mi(0.5)
+    x, y = dist.sample(600, seed=1)
+    trainer = MITrainer(x, y, bound=bound, seed=0)
+    estimate = trainer.step(20)
+    sample_mi = float(dist.log_density_ratio(x, y).mean())
+    assert estimate == pytest.approx(sample_mi, abs=0.12)
+    if bound == "infonce":
+        assert estimate <= math.log(100)
+
+
+class Recorder(nn.Module):
+    """A critic that records every input batch it sees while training."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = JointCritic()
+        self.seen = []
+
+    def forward(self, x, y):
+        if self.training:
+            self.seen.append(x.detach().clone())
+        return self.inner(x, y)
+
+
+def test_an_epoch_visits_every_sample_once_in_batches_of_batch_size():
+    x = torch.arange(1000, dtype=torch.float32).reshape(-1, 1)
+    y = torch.randn(1000, 1)
+    critic = Recorder()
+    trainer = MITrainer(x, y, critic, bound="dv", batch_size=100, seed=0)
+    trainer.step(1)
+    joint_batches = critic.seen[0::2]  # joint then product batch each iteration
+    assert [len(b) for b in joint_batches] == [100] * 10
+    visited = torch.cat(joint_batches).flatten().long().sort().values
+    assert torch.equal(visited, torch.arange(1000))
+
+
+def test_dv_trainer_uses_both_samples_in_the_same_number_of_batches():
+    p = torch.arange(1000, dtype=torch.float32).reshape(-1, 1)
+    q = -torch.arange(1, 501, dtype=torch.float32).reshape(-1, 1)
+
+    class Seen(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(1, 1)
+            self.sizes = []
+
+        def forward(self, z):
+            if self.training:
+                self.sizes.append((len(z), bool((z < 0).all())))
+            return self.lin(z).squeeze(-1) * 1e-3
+
+    critic = Seen()
+    DVTrainer(p, q, critic, batch_size=100, seed=0).step(1)
+    assert critic.sizes == [(100, False), (50, True)] * 10
+
+
+def test_estimates_use_the_trainers_own_data_and_eval_data():
+    a = MINETrainer(TASK.x, TASK.y, seed=0)
+    a.step(5)
+    dist = CorrelatedGaussian(0.0)
+    x0, y0 = dist.sample(1000, seed=3)
+    held = MINETrainer(TASK.x, TASK.y, seed=0, eval_data=(x0, y0))
+    held.step(5)
+    # same training, but evaluated on independent pairs: near zero, not ~0.7
+    assert abs(held.history[-1][1]) < 0.1 < a.history[-1][1]
+
+
+def test_training_is_reproducible_under_a_seed():
+    runs = []
+    for seed in (3, 3, 4):
+        trainer = MINETrainer(TASK.x, TASK.y, seed=seed)
+        trainer.step(2)
+        runs.append(trainer.history[-1][1])
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_global_random_state_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MINEETrainer(TASK.x, TASK.y, seed=0).step(1)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_tensorboard_log_has_every_iteration(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = MINETrainer(TASK.x, TASK.y, seed=0, log_dir=tmp_path, progress=True)
+    trainer.step(2)
+    trainer.step(1)
+    trainer.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    losses = events.Scalars("loss/train")
+    assert [e.step for e in losses] == list(range(1, 31))
+    assert [e.step for e in events.Scalars("estimate")] == [20, 30]
+
+
+def test_product_reference_fits_the_marginals():
+    x = torch.randn(5000, 2) * torch.tensor([1.0, 3.0]) + 2.0
+    ref = ProductReference.fit(x, x[:, :1], "gaussian")
+    xs, ys = ref.sample(20_000, torch.Generator().manual_seed(0))
+    assert xs.mean(0).tolist() == pytest.approx([2.0, 2.0], abs=0.1)
+    assert xs.std(0).tolist() == pytest.approx([1.0, 3.0], rel=0.05)
+    box = ProductReference.fit(x, x, "uniform", margin=0.0)
+    xs, _ = box.sample(1000, torch.Generator().manual_seed(0))
+    assert (xs >= x.min(0).values).all() and (xs <= x.max(0).values).all()
+
+
+@pytest.mark.parametrize(
+    "make,error,match",
+    [
+        (lambda: MINETrainer(TASK.x, TASK.y[:-1]), ValueError, "x has 1000 samples but y has 999"),
+        (lambda: MINETrainer(TASK.x[:, 0], TASK.y), ValueError, "x is 1-D"),
+        (lambda: DVTrainer(TASK.xy, TASK.x), ValueError, "p has dimension 2 but q has 1"),
+        (lambda: MITrainer(TASK.x, TASK.y, bound="mie"), ValueError, "bound must be one of"),
+        (lambda: MINETrainer(TASK.x, TASK.y, batch_size=0), ValueError, "batch_size"),
+        (lambda: MINETrainer(TASK.x, TASK.y, lr=-1), ValueError, "lr must be"),
+        (lambda: MINEETrainer(TASK.x, TASK.y, reference="cauchy"), ValueError, "reference must"),
+        (lambda: MINETrainer(TASK.x, TASK.y).step(0), ValueError, "epochs"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trainers_run_on_cuda():
+    for trainer in (
+        MINETrainer(TASK.x, TASK.y, device="cuda"),
+        MINEETrainer(TASK.x, TASK.y, device="cuda"),
+        MITrainer(TASK.x, TASK.y, bound="infonce", device="cuda"),
+        DVTrainer(TASK.xy, TASK.xy_ref, device="cuda"),
+    ):
+        assert math.isfinite(trainer.step(2))
+        assert next(trainer.modules[0].parameters()).is_cuda
