@@ -30,11 +30,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check mi_lib tests scripts benchmarks
+	$(BIN)/ruff check mi_lib tests scripts benchmarks nbgrader_config.py
 
 ## bench: the benchmark scripts (they print their figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimators.py
+	$(BIN)/python benchmarks/bench_autograde.py
+	$(BIN)/python benchmarks/bench_book.py
 
 clean:
 	rm -rf _build

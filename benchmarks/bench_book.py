@@ -6,6 +6,7 @@ notebook. Both run in a temporary build folder (``--build-dir`` to keep it), so 
 project's ``_build`` is left alone. Targets on 2 cores: clean < 10 min, cached < 1 min.
 
 Usage: ``python benchmarks/bench_book.py [--jobs N] [--build-dir DIR]``
+(``--source-dir``/``--release-dir`` time another course, e.g. a throwaway one).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"clean": 600.0, "cached": 60.0}
 
 
-def build(build_dir: Path, jobs: int) -> tuple[float, str]:
+def build(build_dir: Path, jobs: int, extra: list[str]) -> tuple[float, str]:
     command = [sys.executable, str(ROOT / "scripts" / "build_book.py"),
-               "--build-dir", str(build_dir), "--jobs", str(jobs)]
+               "--build-dir", str(build_dir), "--jobs", str(jobs), *extra]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     start = time.perf_counter()
@@ -42,12 +43,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--build-dir", type=Path, help="keep the build here")
+    parser.add_argument("--source-dir", type=Path, help="another course's source/")
+    parser.add_argument("--release-dir", type=Path, help="another course's release/")
     args = parser.parse_args()
+    extra = []
+    for option in ("source_dir", "release_dir"):
+        if getattr(args, option):
+            extra += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     build_dir = args.build_dir or Path(tempfile.mkdtemp(prefix="bench-book-"))
     shutil.rmtree(build_dir, ignore_errors=True)
     try:
-        clean, log = build(build_dir, args.jobs)
-        cached, cached_log = build(build_dir, args.jobs)
+        clean, log = build(build_dir, args.jobs, extra)
+        cached, cached_log = build(build_dir, args.jobs, extra)
     finally:
         if args.build_dir is None:
             shutil.rmtree(build_dir, ignore_errors=True)

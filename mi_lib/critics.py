@@ -15,11 +15,18 @@ from ._checks import check_positive_int
 
 
 def mlp(
-    in_dim: int, out_dim: int = 1, hidden: int = 100, depth: int = 2, sigma: float = 0.02
+    in_dim: int,
+    out_dim: int = 1,
+    hidden: int = 100,
+    depth: int = 2,
+    sigma: float | None = 0.02,
 ) -> nn.Sequential:
     """A perceptron with ``depth`` ELU hidden layers of ``hidden`` units.
 
-    Weights start as :math:`\\mathcal{N}(0, \\sigma^2)` and biases as zero.
+    Weights start as :math:`\\mathcal{N}(0, \\sigma^2)` and biases as zero, as
+    in the seeds; ``sigma=None`` keeps PyTorch's default initialisation
+    (uniform, scaled by :math:`1/\\sqrt{\\text{fan-in}}`), which starts the
+    critic away from zero and skips the slow first epochs of training.
     """
     for value, name in [(in_dim, "in_dim"), (out_dim, "out_dim"), (hidden, "hidden")]:
         check_positive_int(value, name)
@@ -29,8 +36,9 @@ def mlp(
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         linear = nn.Linear(a, b)
-        nn.init.normal_(linear.weight, std=sigma)
-        nn.init.zeros_(linear.bias)
+        if sigma is not None:
+            nn.init.normal_(linear.weight, std=sigma)
+            nn.init.zeros_(linear.bias)
         layers.append(linear)
         if i < len(sizes) - 2:
             layers.append(nn.ELU())
@@ -51,7 +59,7 @@ class Critic(nn.Module):
     Used to estimate :math:`D(P_Z \\| P_{Z'})` from samples of ``Z`` and ``Z'``.
     """
 
-    def __init__(self, dim: int, hidden: int = 100, depth: int = 2, sigma: float = 0.02):
+    def __init__(self, dim: int, hidden: int = 100, depth: int = 2, sigma: float | None = 0.02):
         super().__init__()
         self.dim = dim
         self.net = mlp(dim, 1, hidden, depth, sigma)
@@ -70,7 +78,7 @@ class JointCritic(nn.Module):
         y_dim: int = 1,
         hidden: int = 100,
         depth: int = 2,
-        sigma: float = 0.02,
+        sigma: float | None = 0.02,
     ):
         super().__init__()
         self.x_dim, self.y_dim = x_dim, y_dim
@@ -110,7 +118,7 @@ class SeparableCritic(nn.Module):
         embed: int = 16,
         hidden: int = 100,
         depth: int = 2,
-        sigma: float = 0.02,
+        sigma: float | None = 0.02,
     ):
         super().__init__()
         self.x_dim, self.y_dim = x_dim, y_dim

@@ -160,6 +160,9 @@ def seed_task(seed: int = 0, n: int = 1000, rho: float | None = None) -> SeedTas
 
     ``rng = np.random.default_rng(seed)`` draws ``rho`` and then the joint samples;
     a second ``default_rng(seed)`` draws the reference samples, as the seeds do.
+    The two generators share their stream, so ``xy_ref`` reuses the normal
+    draws behind ``xy`` (shifted by one): each sample has the right
+    distribution, but the two samples are not independent of each other.
     Passing ``rho`` keeps every draw but replaces the correlation, so that
     ``seed_task(s, rho=seed_task(0).rho)`` gives fresh samples of the same
     distribution for every ``s``.

@@ -228,10 +228,9 @@ def stage_edition(
         if release.exists():
             stage.copy(release, release_rel)
         else:
-            warn(
-                f"{release} does not exist (make release): the chapter offers the"
-                " stripped notebook for download instead"
-            )
+            if edition == "student":
+                warn(f"{release} does not exist (make release): the chapter"
+                     " offers the stripped notebook for download instead")
             blank = copy.deepcopy(student)
             for cell in blank.cells:
                 if cell.cell_type == "code":

@@ -3,7 +3,7 @@
 ``source/NN_x/NN_x.md`` is read with jupytext and run top to bottom with nbclient in
 its own folder (the working directory of nbgrader and of a student), into
 ``<build>/executed/NN_x.ipynb``. The cache key is a hash of the chapter's source, of
-the other files in its folder and of every ``mi_lib`` module: a notebook is run again
+the Python files in its folder and of every ``mi_lib`` module: a notebook is run again
 only when one of them changed. Any exception fails the run with the chapter, the cell
 and the error, so this is also the check that every instructor notebook runs.
 
@@ -38,19 +38,12 @@ class Result:
 
 
 def chapter_hash(md: Path, lib: Path = ROOT / "mi_lib") -> str:
-    """Hash of everything the executed notebook depends on."""
+    """Hash of what the executed notebook depends on: its source, the Python files
+    beside it and every ``mi_lib`` module. (Data files are left out: a notebook may
+    write some into its folder. ``--force-execute`` re-runs everything.)"""
     digest = hashlib.sha256(f"executor {EXECUTOR_VERSION}\n".encode())
     files = [md]
-    for path in sorted(md.parent.rglob("*")):
-        rel = path.relative_to(md.parent).parts
-        if (
-            path.is_file()
-            and path != md
-            and path.suffix != ".ipynb"  # the paired notebook and checkpoints
-            and not SKIP_IN_FOLDER.intersection(rel)
-            and not any(part.startswith(".") for part in rel)
-        ):
-            files.append(path)
+    files += sorted(p for p in md.parent.glob("*.py"))
     files += sorted(p for p in lib.rglob("*.py") if "__pycache__" not in p.parts)
     for path in files:
         digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0")

@@ -401,20 +401,7 @@ class Chromium:
         time.sleep(0.2)  # late console messages
         self.evaluate("1")
         if screenshot is not None:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            shot = self.call(
-                "Page.captureScreenshot",
-                format="png",
-                captureBeyondViewport=True,
-                clip={
-                    "x": 0,
-                    "y": 0,
-                    "width": 1280,
-                    "height": report.info["height"],
-                    "scale": 1,
-                },
-            )
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            self.screenshot(screenshot, report.info["height"])
         report.toggles = self.evaluate(TOGGLE_JS)
         self.evaluate("1")
         for event in self.events:
@@ -453,6 +440,19 @@ class Chromium:
                     f"{params.get('errorText')}: request {params['requestId']}"
                 )
         return report
+
+    def screenshot(self, path: Path, height: int) -> None:
+        """The whole page (up to ``height`` pixels) as a PNG at ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.call("Emulation.setDeviceMetricsOverride", width=1280,
+                  height=max(900, height), deviceScaleFactor=1, mobile=False)
+        try:
+            time.sleep(0.3)  # let the layout settle at the new size
+            shot = self.call("Page.captureScreenshot", format="png")
+        finally:
+            self.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+                      deviceScaleFactor=1, mobile=False)
+        path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self):
         try:

@@ -172,3 +172,39 @@ def test_student_toggles_hold_no_model_answer(browser, book):
             assert not any(a[:60] in text for a in answers if "$" not in a), (
                 f"student {doc}: a toggle shows a model answer: {text[:100]!r}"
             )
+
+
+def test_vendored_widget_script_renders_a_widget_offline(browser, book):
+    """The site's embed.js draws a widget from embedded state with no network.
+
+    Chapter 5 may show its interactive view as a static figure; this keeps the
+    widget machinery checked either way, on a page next to the site's assets.
+    """
+    import json
+
+    import ipywidgets as widgets
+    from ipywidgets.embed import embed_data
+
+    slider = widgets.IntSlider(value=3, min=1, max=10, description="n")
+    data = embed_data(views=[widgets.VBox([slider, widgets.HTML("<b>drawn</b>")])])
+    page = book.site("student") / "_static" / "widget-check.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>widget check</title>"
+        '<link rel="icon" href="data:,">'
+        '<script src="widgets/embed.js"></script>'
+        '<script type="application/vnd.jupyter.widget-state+json">'
+        f"{json.dumps(data['manager_state'])}</script></head><body>"
+        '<script type="application/vnd.jupyter.widget-view+json">'
+        f"{json.dumps(data['view_specs'][0])}</script></body></html>",
+        encoding="utf-8",
+    )
+    try:
+        report = browser("student", "_static/widget-check.html")
+    finally:
+        page.unlink()
+    assert not report.console_errors, report.console_errors
+    outside = [u for u in report.requests if not u.startswith(browser.server.url)]
+    assert not outside, f"the widget script fetched {outside}"
+    [view] = report.info["widgetViews"]
+    assert view["rendered"] and view["height"] > 20, view
+    assert "drawn" in view["text"] and "3" in view["text"], view
