@@ -38,7 +38,7 @@ class MINEETrainer(Trainer):
     eval_data : (x_eval, y_eval), optional
         Held-out pairs for the estimate; the training pairs by default.
     eval_ref_size : int, optional
-        Reference samples drawn once for the estimate (100,000 by default).
+        Reference samples drawn once for the estimate (50,000 by default).
     """
 
     def __init__(
@@ -94,7 +94,7 @@ class MINEETrainer(Trainer):
             self.x_eval = as_samples(eval_data[0], "eval_data[0]", device=self.device)
             self.y_eval = as_samples(eval_data[1], "eval_data[1]", device=self.device)
             check_paired(self.x_eval, self.y_eval, ("eval_data[0]", "eval_data[1]"))
-        size = check_positive_int(eval_ref_size or 100_000, "eval_ref_size")
+        size = check_positive_int(eval_ref_size or 50_000, "eval_ref_size")
         eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.x_ref_eval, self.y_ref_eval = self.reference.sample(size, eval_gen)
 

@@ -67,7 +67,7 @@ class MITrainer(Trainer):
         beta: float = 0.9,
         clip: float = 5.0,
         eval_data=None,
-        eval_pairs: int = 100_000,
+        eval_pairs: int = 50_000,
         seed: int = 0,
         device=None,
         log_dir: str | None = None,
