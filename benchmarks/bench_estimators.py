@@ -27,7 +27,6 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_estimators.py``.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -70,7 +69,10 @@ def make_seeds(seed):
     x, y = data(seed)
     torch.manual_seed(seed)
     trainer = SeedMINETrainer(
-        x, y, SeedNet(), n_iters_per_epoch=10,
+        x,
+        y,
+        SeedNet(),
+        n_iters_per_epoch=10,
         writer_params={"log_dir": f"{LOG_DIR}/seeds{seed}"},
     )
     return trainer.step
@@ -218,9 +220,11 @@ def library_rate(cls, epochs):
 
 def main():
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"Seeds' task: rho = {RHO:.4f}, true MI = {TRUTH:.4f} nats, n = 1000, "
-          f"seeds {list(SEEDS)}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads\n")
+    print(
+        f"Seeds' task: rho = {RHO:.4f}, true MI = {TRUTH:.4f} nats, n = 1000, "
+        f"seeds {list(SEEDS)}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads\n"
+    )
     floor = oracle_mae()
     checkpoints, mae = curves()
     print("MAE (nats) against the truth along training (epochs of 10 iterations):")
@@ -230,8 +234,10 @@ def main():
         vals = [row[checkpoints.index(c)] for c in shown]
         print(f"{name:>14} " + " ".join(f"{v:6.3f}" for v in vals))
     print(f"{'oracle critic':>14} {floor:6.3f} (the floor on these samples)")
-    print("fast: PyTorch's default initialisation instead of the seeds' N(0, 0.02^2),"
-          " lr 3e-3\n")
+    print(
+        "fast: PyTorch's default initialisation instead of the seeds' N(0, 0.02^2),"
+        " lr 3e-3\n"
+    )
 
     seed_final = mae["seeds"][-1]
     needs = {
@@ -241,21 +247,29 @@ def main():
         for name, row in mae.items()
     }
     results = {"truth": TRUTH, "oracle_mae": floor, "seeds_final_mae": seed_final}
-    print(f"Time to accuracy: the first checkpoint where the MAE reaches the seeds' "
-          f"trainer's own final MAE {seed_final:.3f} (for the seeds' trainer) or "
-          f"{TARGET_MAE} (for mi_lib), then a timed fresh run of that many epochs:")
+    print(
+        f"Time to accuracy: the first checkpoint where the MAE reaches the seeds' "
+        f"trainer's own final MAE {seed_final:.3f} (for the seeds' trainer) or "
+        f"{TARGET_MAE} (for mi_lib), then a timed fresh run of that many epochs:"
+    )
     print(f"{'trainer':>14} {'epochs':>7} {'wall s':>8} {'MAE':>7} {'speed-up':>9}")
     base_time = None
     for name, epochs in needs.items():
         if epochs is None:
-            print(f"{name:>14}  did not reach its accuracy level in {MAX_EPOCHS} epochs")
+            print(
+                f"{name:>14}  did not reach its accuracy level in {MAX_EPOCHS} epochs"
+            )
             continue
         seconds, error = timed(TRAINERS[name], epochs)
         base_time = seconds if name == "seeds" else base_time
         speedup = base_time / seconds if base_time else float("nan")
         print(f"{name:>14} {epochs:7d} {seconds:8.2f} {error:7.3f} {speedup:8.1f}x")
-        results[name] = {"epochs": epochs, "seconds": seconds, "mae": error,
-                         "speedup": speedup}
+        results[name] = {
+            "epochs": epochs,
+            "seconds": seconds,
+            "mae": error,
+            "speedup": speedup,
+        }
 
     epochs = 100
     rates = {
@@ -266,8 +280,11 @@ def main():
     }
     print("\nTraining iterations per second (batch 100, final estimate excluded):")
     for name, rate in rates.items():
-        bare = rates["bare MINE loop"] if "MINE" in name and "NEE" not in name else (
-            rates["bare MI-NEE loop"])
+        bare = (
+            rates["bare MINE loop"]
+            if "MINE" in name and "NEE" not in name
+            else (rates["bare MI-NEE loop"])
+        )
         print(f"{name:>17} {rate:8.0f} it/s  {rate / bare:6.0%} of its bare loop")
     results["rates"] = rates
     out = Path(__file__).parent / "results"

@@ -1,3 +1,4 @@
+# ruff: noqa: B006, B007, E501  (a faithful copy: its style is part of it)
 """A faithful copy of the seeds' MINE trainer, kept as the benchmark's baseline.
 
 Copied from the seed notebook (``seed-000-mi-estimation.ipynb``) with its

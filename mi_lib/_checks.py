@@ -94,7 +94,9 @@ def check_positive_int(value, name: str) -> int:
 
 def check_fraction(value, name: str, *, low_open=False) -> float:
     """Return ``value`` if it lies in [0, 1) (or (0, 1) when ``low_open``)."""
-    ok = isinstance(value, numbers.Real) and (0 < value < 1 if low_open else 0 <= value < 1)
+    ok = isinstance(value, numbers.Real) and (
+        0 < value < 1 if low_open else 0 <= value < 1
+    )
     if not ok:
         interval = "(0, 1)" if low_open else "[0, 1)"
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")

@@ -19,7 +19,9 @@ from torch import Tensor
 
 def _check_scores(t: Tensor, name: str, ndim: int = 1) -> None:
     if not isinstance(t, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of critic values, got {type(t)}.")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of critic values, got {type(t)}."
+        )
     if t.ndim != ndim or t.numel() == 0:
         shape = "(n,)" if ndim == 1 else "(n, n)"
         raise ValueError(
@@ -131,8 +133,6 @@ def mine_loss(
     elif beta == 0:
         new_avg = current
     else:
-        new_avg = torch.logaddexp(
-            log_avg + math.log(beta), current + math.log1p(-beta)
-        )
+        new_avg = torch.logaddexp(log_avg + math.log(beta), current + math.log1p(-beta))
     loss = -t_p.mean() + torch.exp(lme - new_avg)
     return loss, new_avg

@@ -34,7 +34,7 @@ def mlp(
         raise ValueError(f"depth must be an integer >= 0, got {depth!r}.")
     sizes = [in_dim] + [hidden] * depth + [out_dim]
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         linear = nn.Linear(a, b)
         if sigma is not None:
             nn.init.normal_(linear.weight, std=sigma)
@@ -59,7 +59,9 @@ class Critic(nn.Module):
     Used to estimate :math:`D(P_Z \\| P_{Z'})` from samples of ``Z`` and ``Z'``.
     """
 
-    def __init__(self, dim: int, hidden: int = 100, depth: int = 2, sigma: float | None = 0.02):
+    def __init__(
+        self, dim: int, hidden: int = 100, depth: int = 2, sigma: float | None = 0.02
+    ):
         super().__init__()
         self.dim = dim
         self.net = mlp(dim, 1, hidden, depth, sigma)

@@ -52,7 +52,9 @@ def _check_rho(rho) -> None:
 
 
 def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return (
+        seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    )
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class CorrelatedGaussian:
         check_positive_int(self.dim, "dim")
 
     @classmethod
-    def with_mi(cls, mi: float, dim: int = 1) -> "CorrelatedGaussian":
+    def with_mi(cls, mi: float, dim: int = 1) -> CorrelatedGaussian:
         """The distribution with mutual information ``mi`` nats in ``dim`` pairs."""
         return cls(rho_for_mi(mi, dim), dim)
 

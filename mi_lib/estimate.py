@@ -7,8 +7,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._checks import as_samples, check_choice, check_fraction, check_paired, check_positive_int
+from ._checks import (
+    as_samples,
+    check_choice,
+    check_fraction,
+    check_paired,
+    check_positive_int,
+)
+from .critics import Critic, JointCritic
+from .preprocess import KINDS, Normalizer
 from .trainers import MINEETrainer, MINETrainer, MITrainer
+from .trainers.base import seeded
 
 #: The methods :func:`estimate_mi` accepts.
 METHODS = ("mine", "minee", "dv", "nwj", "smile", "infonce")
@@ -63,6 +72,7 @@ def estimate_mi(
     batch_size: int = 100,
     lr: float = 1e-3,
     test_size: float = 0.3,
+    normalize: str | None = "rank",
     eval_every: int = 10,
     seed: int = 0,
     device=None,
@@ -88,6 +98,10 @@ def estimate_mi(
     epochs, batch_size, lr : training schedule (Adam).
     test_size : float in [0, 1)
         Fraction of pairs held out for the estimate.
+    normalize : ``"rank"`` (default), ``"standard"`` or ``None``
+        A per-coordinate map fitted on the training pairs and applied to all
+        (see :mod:`mi_lib.preprocess`); being invertible, it leaves
+        :math:`I(X;Y)` unchanged, and ``"rank"`` tames heavy tails.
     eval_every : int
         Epochs between the entries of the history.
     seed : int
@@ -95,8 +109,11 @@ def estimate_mi(
     device : str, optional
         ``"cpu"``, ``"cuda"``, or ``None`` for the GPU when there is one.
     trainer_kwargs :
-        Passed on to the trainer, e.g. ``critic=...``, ``beta=...``,
-        ``reference="uniform"`` for MI-NEE.
+        Passed on to the trainer, e.g. ``critic=...`` (``critics=...`` for
+        MI-NEE), ``beta=...``, ``reference="gaussian"`` for MI-NEE. The default
+        critics are the seeds' architecture with PyTorch's initialisation
+        (``sigma=None``), which skips the slow start of the seeds' small
+        initial weights.
 
     Returns
     -------
@@ -116,22 +133,49 @@ def estimate_mi(
             f"{n} samples are too few to hold out test_size={test_size}: both parts "
             "need at least 2 samples. Pass more samples or test_size=0."
         )
+    if normalize is not None:
+        check_choice(normalize, "normalize", KINDS)
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    train, held = perm[n_eval:], perm[:n_eval]
+    if normalize is not None:
+        fx, fy = (
+            Normalizer(normalize).fit(x[train]),
+            Normalizer(normalize).fit(y[train]),
+        )
+        x, y = fx(x), fy(y)
     if n_eval:
-        perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
-        train, held = perm[n_eval:], perm[:n_eval]
         data, eval_data = (x[train], y[train]), (x[held], y[held])
     else:
         data, eval_data = (x, y), None
     common = dict(
-        batch_size=batch_size, lr=lr, eval_data=eval_data, seed=seed, device=device,
-        log_dir=log_dir, progress=progress, **trainer_kwargs,
+        batch_size=batch_size,
+        lr=lr,
+        eval_data=eval_data,
+        seed=seed,
+        device=device,
+        log_dir=log_dir,
+        progress=progress,
+        **trainer_kwargs,
     )
+    dx, dy = x.shape[1], y.shape[1]
     if method == "minee":
+        common.setdefault(
+            "critics",
+            (
+                seeded(lambda: JointCritic(dx, dy, sigma=None), seed),
+                seeded(lambda: Critic(dx, sigma=None), seed + 1),
+                seeded(lambda: Critic(dy, sigma=None), seed + 2),
+            ),
+        )
         trainer = MINEETrainer(*data, **common)
-    elif method == "mine":
-        trainer = MINETrainer(*data, **common)
     else:
-        trainer = MITrainer(*data, bound=method, **common)
+        critic = common.pop("critic", None) or seeded(
+            lambda: JointCritic(dx, dy, sigma=None), seed
+        )
+        if method == "mine":
+            trainer = MINETrainer(*data, critic, **common)
+        else:
+            trainer = MITrainer(*data, critic, bound=method, **common)
     done = 0
     while done < epochs:
         chunk = min(eval_every, epochs - done)

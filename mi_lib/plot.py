@@ -72,7 +72,7 @@ def plot_history(histories, ground_truth: float | None = None, ax=None):
     for label, history in histories.items():
         if len(history) == 0:
             raise ValueError(f"the history {label!r} is empty; train before plotting.")
-        steps, values = zip(*history)
+        steps, values = zip(*history, strict=True)
         ax.plot(steps, values, label=label)
     if ground_truth is not None:
         ax.axhline(ground_truth, ls="--", c="k", label="ground truth")

@@ -34,7 +34,7 @@ class ProductReference:
     @classmethod
     def fit(
         cls, x: Tensor, y: Tensor, kind: str = "gaussian", margin: float = 0.05
-    ) -> "ProductReference":
+    ) -> ProductReference:
         check_choice(kind, "reference", KINDS)
 
         def params(z: Tensor) -> tuple[Tensor, Tensor]:

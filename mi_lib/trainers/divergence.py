@@ -53,7 +53,12 @@ class DVTrainer(Trainer):
             critic = seeded(lambda: Critic(self.p.shape[1]), seed)
         self.critic = critic
         super().__init__(
-            [critic], lr=lr, seed=seed, device=device, log_dir=log_dir, progress=progress
+            [critic],
+            lr=lr,
+            seed=seed,
+            device=device,
+            log_dir=log_dir,
+            progress=progress,
         )
         self.p, self.q = self.p.to(self.device), self.q.to(self.device)
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -73,7 +78,7 @@ class DVTrainer(Trainer):
         idx = torch.randperm(n, generator=self.generator, device=self.device)
         idx_ref = torch.randperm(n_ref, generator=self.generator, device=self.device)
         losses = torch.empty(len(slices), device=self.device)
-        for b, (s, s_ref) in enumerate(zip(slices, ref_slices)):
+        for b, (s, s_ref) in enumerate(zip(slices, ref_slices, strict=False)):
             t_p = self.critic(self.p[idx[s]])
             t_q = self.critic(self.q[idx_ref[s_ref]])
             loss = -bounds.dv(t_p, t_q)

@@ -19,5 +19,7 @@ class MINETrainer(MITrainer):
 
     def __init__(self, x, y, critic=None, **kwargs):
         if "bound" in kwargs:
-            raise TypeError("MINETrainer always uses bound='mine'; use MITrainer instead.")
+            raise TypeError(
+                "MINETrainer always uses bound='mine'; use MITrainer instead."
+            )
         super().__init__(x, y, critic, bound="mine", **kwargs)

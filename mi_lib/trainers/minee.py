@@ -71,7 +71,11 @@ class MINEETrainer(Trainer):
             raise ValueError("critics must be a tuple (joint, x_critic, y_critic).")
         self.joint_critic, self.x_critic, self.y_critic = critics
         super().__init__(
-            list(critics), lr=lr, seed=seed, device=device, log_dir=log_dir,
+            list(critics),
+            lr=lr,
+            seed=seed,
+            device=device,
+            log_dir=log_dir,
             progress=progress,
         )
         self.x, self.y = x.to(self.device), y.to(self.device)
@@ -113,7 +117,9 @@ class MINEETrainer(Trainer):
         losses = torch.empty(len(slices), device=self.device)
         for b, s in enumerate(slices):
             x_ref, y_ref = self.reference.sample(self.ref_batch_size, self.generator)
-            d_xy, d_x, d_y = self.divergences(self.x[idx[s]], self.y[idx[s]], x_ref, y_ref)
+            d_xy, d_x, d_y = self.divergences(
+                self.x[idx[s]], self.y[idx[s]], x_ref, y_ref
+            )
             self._descend(-(d_xy + d_x + d_y))
             losses[b] = (d_x + d_y - d_xy).detach()  # minus the MI estimate
             self.iteration += 1

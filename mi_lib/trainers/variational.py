@@ -87,7 +87,12 @@ class MITrainer(Trainer):
             raise ValueError(f"beta must lie in [0, 1), got {beta!r}.")
         self.critic = critic
         super().__init__(
-            [critic], lr=lr, seed=seed, device=device, log_dir=log_dir, progress=progress
+            [critic],
+            lr=lr,
+            seed=seed,
+            device=device,
+            log_dir=log_dir,
+            progress=progress,
         )
         self.x, self.y = x.to(self.device), y.to(self.device)
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -143,7 +148,9 @@ class MITrainer(Trainer):
         t_q = torch.cat(
             [
                 self.critic(self.x_eval[j], self.y_eval[k])
-                for j, k in zip(self.eval_j.split(8192), self.eval_k.split(8192))
+                for j, k in zip(
+                    self.eval_j.split(8192), self.eval_k.split(8192), strict=True
+                )
             ]
         )
         if self.bound == "nwj":
@@ -161,7 +168,9 @@ class MITrainer(Trainer):
         size = min(self.batch_size, self.x_eval.shape[0])
         blocks = [
             bounds.infonce(self.critic.pairwise(xs, ys))
-            for xs, ys in zip(self.x_eval.split(size), self.y_eval.split(size))
+            for xs, ys in zip(
+                self.x_eval.split(size), self.y_eval.split(size), strict=True
+            )
             if xs.shape[0] == size
         ]
         return torch.stack(blocks).mean()

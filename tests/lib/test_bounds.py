@@ -31,7 +31,9 @@ def test_dv_of_the_optimal_critic_is_the_kl(optimal_scores):
 def test_dv_is_invariant_to_shifts_and_smaller_for_other_critics(optimal_scores):
     t_p, t_q, *_ = optimal_scores
     best = bounds.dv(t_p, t_q)
-    assert bounds.dv(t_p + 7.0, t_q + 7.0).item() == pytest.approx(best.item(), abs=1e-9)
+    assert bounds.dv(t_p + 7.0, t_q + 7.0).item() == pytest.approx(
+        best.item(), abs=1e-9
+    )
     for scale in (0.5, 1.5):
         assert bounds.dv(scale * t_p, scale * t_q) < best
 
@@ -62,7 +64,9 @@ def test_infonce_of_the_optimal_critic_and_its_cap(optimal_scores):
 def test_smile_equals_dv_when_nothing_is_clipped_and_trains_like_js(optimal_scores):
     t_p, t_q, *_ = optimal_scores
     clip = float(t_q.abs().max()) + 1
-    assert bounds.smile(t_p, t_q, clip).item() == pytest.approx(bounds.dv(t_p, t_q).item())
+    assert bounds.smile(t_p, t_q, clip).item() == pytest.approx(
+        bounds.dv(t_p, t_q).item()
+    )
     a = t_p[:100].clone().requires_grad_()
     b = t_q[:100].clone().requires_grad_()
     bounds.smile(a, b, clip=1.0).backward()

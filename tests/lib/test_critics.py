@@ -9,7 +9,11 @@ def test_joint_critic_is_the_seeds_network():
     torch.manual_seed(0)
     critic = JointCritic()
     linears = [m for m in critic.net if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(2, 100), (100, 100), (100, 1)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (2, 100),
+        (100, 100),
+        (100, 1),
+    ]
     assert sum(isinstance(m, nn.ELU) for m in critic.net) == 2
     weights = torch.cat([m.weight.flatten() for m in linears])
     assert weights.std().item() == pytest.approx(0.02, rel=0.1)

@@ -3,7 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from mi_lib import CorrelatedGaussian, TransformedGaussian, gaussian_mi, rho_for_mi, seed_task
+from mi_lib import (
+    CorrelatedGaussian,
+    TransformedGaussian,
+    gaussian_mi,
+    rho_for_mi,
+    seed_task,
+)
 
 
 def test_gaussian_mi_closed_form():
@@ -39,7 +45,9 @@ def test_seed_task_is_the_seeds_recipe():
     rng = np.random.default_rng(0)
     rho = 1 - 0.19 * rng.random()
     xy = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], 1000)
-    xy_ref = np.random.default_rng(0).multivariate_normal([0, 0], [[1, 0], [0, 1]], 1000)
+    xy_ref = np.random.default_rng(0).multivariate_normal(
+        [0, 0], [[1, 0], [0, 1]], 1000
+    )
     task = seed_task(0)
     assert task.rho == rho
     np.testing.assert_array_equal(task.xy, xy)

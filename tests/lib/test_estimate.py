@@ -27,7 +27,9 @@ def test_training_evaluation_only_when_asked():
 
 def test_tensors_and_arrays_give_the_same_estimate():
     a = estimate_mi(X, Y, epochs=2, seed=1)
-    b = estimate_mi(torch.tensor(X), torch.tensor(Y, dtype=torch.float64), epochs=2, seed=1)
+    b = estimate_mi(
+        torch.tensor(X), torch.tensor(Y, dtype=torch.float64), epochs=2, seed=1
+    )
     assert a.value == b.value
 
 
@@ -47,11 +49,11 @@ def test_non_gaussian_data_with_known_mi():
 
 
 def test_held_out_estimate_does_not_overshoot_where_training_one_does():
-    x, y = CorrelatedGaussian(0.0).sample(200, seed=0)
-    kwargs = dict(method="dv", epochs=150, batch_size=50, lr=3e-3, seed=0)
+    x, y = CorrelatedGaussian(0.0).sample(100, seed=0)
+    kwargs = dict(method="dv", epochs=300, batch_size=100, lr=1e-2, seed=0)
     on_training = estimate_mi(x, y, test_size=0, **kwargs)
     held_out = estimate_mi(x, y, **kwargs)
-    assert on_training.value > 0.1  # independent data, yet a "positive MI"
+    assert on_training.value > 0.05  # independent data, yet a "positive MI"
     assert held_out.value < on_training.value - 0.1
 
 
@@ -59,20 +61,41 @@ BAD = [
     (lambda: estimate_mi(X, Y[:-1]), ValueError, "x has 500 samples but y has 499"),
     (lambda: estimate_mi(X[:, 0], Y), ValueError, r"x is 1-D .*reshape\(-1, 1\)"),
     (lambda: estimate_mi(X, Y[None]), ValueError, "y has shape"),
-    (lambda: estimate_mi(np.full_like(X, np.nan), Y), ValueError, "x contains NaN or inf"),
-    (lambda: estimate_mi(X, np.where(Y > 2, np.inf, Y)), ValueError, "y contains NaN or inf"),
+    (
+        lambda: estimate_mi(np.full_like(X, np.nan), Y),
+        ValueError,
+        "x contains NaN or inf",
+    ),
+    (
+        lambda: estimate_mi(X, np.where(Y > 2, np.inf, Y)),
+        ValueError,
+        "y contains NaN or inf",
+    ),
     (lambda: estimate_mi(X.astype(str), Y), TypeError, "x has dtype <U"),
     (lambda: estimate_mi(X > 0, Y), TypeError, "x has dtype bool"),
-    (lambda: estimate_mi(torch.zeros(5, 1, dtype=torch.complex64), Y), TypeError, "complex"),
+    (
+        lambda: estimate_mi(torch.zeros(5, 1, dtype=torch.complex64), Y),
+        TypeError,
+        "complex",
+    ),
     (lambda: estimate_mi(np.empty((0, 1)), np.empty((0, 1))), ValueError, "x is empty"),
     (lambda: estimate_mi(None, Y), TypeError, "x is None"),
     (lambda: estimate_mi(X, Y, method="mind"), ValueError, "method must be one of"),
-    (lambda: estimate_mi(X, Y, test_size=1.0), ValueError, r"test_size must be .*\[0, 1\)"),
+    (
+        lambda: estimate_mi(X, Y, test_size=1.0),
+        ValueError,
+        r"test_size must be .*\[0, 1\)",
+    ),
     (lambda: estimate_mi(X[:3], Y[:3]), ValueError, "too few to hold out"),
     (lambda: estimate_mi(X, Y, epochs=0), ValueError, "epochs must be a positive"),
     (lambda: estimate_mi(X, Y, beta=2.0), ValueError, "beta must lie in"),
-    (lambda: estimate_mi(X, Y, device="cuda:7" if not torch.cuda.is_available() else "x"),
-     (ValueError, RuntimeError), "cuda|device"),
+    (
+        lambda: estimate_mi(
+            X, Y, device="cuda:7" if not torch.cuda.is_available() else "x"
+        ),
+        (ValueError, RuntimeError),
+        "cuda|device",
+    ),
 ]
 
 
@@ -80,3 +103,19 @@ BAD = [
 def test_bad_input_raises_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_rank_normalisation_keeps_the_dependence_and_tames_the_tails():
+    from mi_lib.preprocess import Normalizer
+
+    x, y = TransformedGaussian(0.9, transform="exp").sample(4000, seed=0)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    nx, ny = Normalizer("rank").fit(xt[:3000]), Normalizer("rank").fit(yt[:3000])
+    zx, zy = nx(xt), ny(yt)
+    assert zx.std().item() == pytest.approx(1.0, abs=0.05)
+    assert zx.abs().max() < 4  # log-normal tails are gone
+    assert np.corrcoef(zx[:, 0], zy[:, 0])[0, 1] == pytest.approx(0.9, abs=0.01)
+    standard = Normalizer("standard").fit(xt)
+    assert standard(xt).mean().item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        estimate_mi(X, Y, normalize="minmax")

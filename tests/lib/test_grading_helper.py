@@ -12,14 +12,18 @@ def own_dv(t_p, t_q):
 
 def test_own_work_passes_and_returns_its_value():
     a, b = torch.randn(10), torch.randn(10)
-    assert call_without(bounds.dv, own_dv, a, b) == pytest.approx(bounds.dv(a, b).item())
+    assert call_without(bounds.dv, own_dv, a, b) == pytest.approx(
+        bounds.dv(a, b).item()
+    )
 
 
 def test_a_renamed_import_of_the_key_is_caught():
     from mi_lib.bounds import dv as renamed
 
     with pytest.raises(AssertionError, match="mi_lib.bounds.dv"):
-        call_without(bounds.dv, lambda a, b: renamed(a, b), torch.zeros(3), torch.zeros(3))
+        call_without(
+            bounds.dv, lambda a, b: renamed(a, b), torch.zeros(3), torch.zeros(3)
+        )
 
 
 def test_reaching_the_key_through_other_library_code_is_caught():

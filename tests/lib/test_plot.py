@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mi_lib import Critic, CorrelatedGaussian, JointCritic
+from mi_lib import CorrelatedGaussian, Critic, JointCritic
 from mi_lib.plot import plot_critic, plot_history, plot_samples
 
 

@@ -47,7 +47,7 @@ def test_without_replacement_refuses_more_than_n():
 def test_seeded_generator_reproduces():
     a = product_indices(50, 20, True, torch.Generator().manual_seed(5))
     b = product_indices(50, 20, True, torch.Generator().manual_seed(5))
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
 
 
 def test_mismatched_pairs_are_rejected():

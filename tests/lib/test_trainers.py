@@ -29,9 +29,9 @@ def test_sample_oracle_is_close_to_the_truth():
 
 def test_dv_trainer_estimates_the_seeds_divergence():
     trainer = DVTrainer(TASK.xy, TASK.xy_ref, seed=0)
-    estimates = [trainer.step(10) for _ in range(3)]
+    estimates = [trainer.step(20) for _ in range(4)]
     assert estimates[-1] == pytest.approx(TASK.ground_truth, abs=0.1)
-    assert trainer.iteration == 300 and trainer.epoch == 30
+    assert trainer.iteration == 800 and trainer.epoch == 80
 
 
 def test_mine_converges_on_the_seeds_task():
@@ -53,8 +53,9 @@ def test_minee_converges_with_both_references(reference):
 def test_variational_bounds_converge_on_a_small_problem(bound):
     dist = CorrelatedGaussian.with_mi(0.5)
     x, y = dist.sample(600, seed=1)
-    trainer = MITrainer(x, y, bound=bound, seed=0)
-    estimate = trainer.step(20)
+    critic = JointCritic(sigma=None)  # PyTorch's initialisation: no slow start
+    trainer = MITrainer(x, y, critic, bound=bound, seed=0)
+    estimate = trainer.step(30)
     sample_mi = float(dist.log_density_ratio(x, y).mean())
     assert estimate == pytest.approx(sample_mi, abs=0.12)
     if bound == "infonce":
@@ -109,13 +110,13 @@ def test_dv_trainer_uses_both_samples_in_the_same_number_of_batches():
 
 def test_estimates_use_the_trainers_own_data_and_eval_data():
     a = MINETrainer(TASK.x, TASK.y, seed=0)
-    a.step(5)
+    a.step(30)
     dist = CorrelatedGaussian(0.0)
     x0, y0 = dist.sample(1000, seed=3)
     held = MINETrainer(TASK.x, TASK.y, seed=0, eval_data=(x0, y0))
-    held.step(5)
-    # same training, but evaluated on independent pairs: near zero, not ~0.7
-    assert abs(held.history[-1][1]) < 0.1 < a.history[-1][1]
+    held.step(30)
+    # same training, but evaluated on independent pairs: no dependence found
+    assert held.history[-1][1] < 0 < 0.5 < a.history[-1][1]
 
 
 def test_training_is_reproducible_under_a_seed():
@@ -163,13 +164,29 @@ def test_product_reference_fits_the_marginals():
 @pytest.mark.parametrize(
     "make,error,match",
     [
-        (lambda: MINETrainer(TASK.x, TASK.y[:-1]), ValueError, "x has 1000 samples but y has 999"),
+        (
+            lambda: MINETrainer(TASK.x, TASK.y[:-1]),
+            ValueError,
+            "x has 1000 samples but y has 999",
+        ),
         (lambda: MINETrainer(TASK.x[:, 0], TASK.y), ValueError, "x is 1-D"),
-        (lambda: DVTrainer(TASK.xy, TASK.x), ValueError, "p has dimension 2 but q has 1"),
-        (lambda: MITrainer(TASK.x, TASK.y, bound="mie"), ValueError, "bound must be one of"),
+        (
+            lambda: DVTrainer(TASK.xy, TASK.x),
+            ValueError,
+            "p has dimension 2 but q has 1",
+        ),
+        (
+            lambda: MITrainer(TASK.x, TASK.y, bound="mie"),
+            ValueError,
+            "bound must be one of",
+        ),
         (lambda: MINETrainer(TASK.x, TASK.y, batch_size=0), ValueError, "batch_size"),
         (lambda: MINETrainer(TASK.x, TASK.y, lr=-1), ValueError, "lr must be"),
-        (lambda: MINEETrainer(TASK.x, TASK.y, reference="cauchy"), ValueError, "reference must"),
+        (
+            lambda: MINEETrainer(TASK.x, TASK.y, reference="cauchy"),
+            ValueError,
+            "reference must",
+        ),
         (lambda: MINETrainer(TASK.x, TASK.y).step(0), ValueError, "epochs"),
     ],
 )
