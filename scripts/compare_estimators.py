@@ -160,7 +160,7 @@ def run_estimator(name: str, config: dict = CONFIG, steps=None) -> np.ndarray:
     rng_fit = np.random.default_rng(config["seed"] + 1)  # MI-NEE's reference fit
     est = Staircase(name, config)
     out = []
-    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32)
     for mi in mis:
         gaussian = mi_lib.CorrelatedGaussian.with_mi(mi, dim=config["dim"])
         x_fit, y_fit = gaussian.sample(10 * config["batch_size"], rng_fit)
@@ -205,12 +205,17 @@ def dumps(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--check", action="store_true",
+        "--check",
+        action="store_true",
         help="recompute and compare with the stored file; write nothing",
     )
     parser.add_argument(
-        "--estimators", nargs="+", choices=ESTIMATORS, default=list(ESTIMATORS),
-        metavar="NAME", help=f"with --check, recompute only these of {ESTIMATORS}",
+        "--estimators",
+        nargs="+",
+        choices=ESTIMATORS,
+        default=list(ESTIMATORS),
+        metavar="NAME",
+        help=f"with --check, recompute only these of {ESTIMATORS}",
     )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
@@ -235,8 +240,10 @@ def main(argv=None) -> int:
         new = np.asarray(values, float)
         equal = old.shape == new.shape and bool((old == new).all())
         diff = np.abs(old - new).max() if old.shape == new.shape else math.inf
-        print(f"{name:10s} {'identical' if equal else 'DIFFERENT'} "
-              f"(max |difference| {diff:.3g})")
+        print(
+            f"{name:10s} {'identical' if equal else 'DIFFERENT'} "
+            f"(max |difference| {diff:.3g})"
+        )
         same = same and equal
     if not same:
         print(f"{args.output.name} is not reproduced", file=sys.stderr)

@@ -157,6 +157,23 @@ WRONG = {
             "    return float(0.5 * (trace - k + logdet))\n",
         ),
     ],
+    "07_comparison": [
+        (  # exp().mean().log(): right on small scores, overflows in the hundreds
+            "ch7-infonce-code",
+            ["return (scores.diagonal() - scores.exp().mean(1).log()).mean()"],
+        ),
+        (  # the whole step, not its last iterations: right without a transient
+            "ch7-bias-code",
+            [
+                "estimates = np.asarray(estimates, float)\n"
+                "mis = np.asarray(mis, float)\n"
+                "if len(estimates) % len(mis):\n"
+                "    raise ValueError('the estimates do not split into equal steps')\n"
+                "steps = estimates.reshape(len(mis), -1)\n"
+                "return steps.mean(axis=1) - mis, steps.std(axis=1)"
+            ],
+        ),
+    ],
 }
 
 # Answers that only wrap the mi_lib function holding the key. An exercise whose
