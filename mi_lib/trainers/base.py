@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
+from .._checks import as_samples, check_paired, check_positive_int, check_same_dim
 from ..device import resolve_device
 
 
@@ -30,6 +30,23 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
     """
     size = min(batch_size, n)
     return [slice(k * size, (k + 1) * size) for k in range(n // size)]
+
+
+def eval_samples(eval_data, default: tuple[Tensor, Tensor], device, paired: bool):
+    """The samples an estimate is evaluated on: ``eval_data``, checked and moved
+    to ``device``, or ``default`` (the training samples) when it is ``None``."""
+    if eval_data is None:
+        return default
+    if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
+        raise ValueError("eval_data must be a pair (a, b) of sample arrays.")
+    names = ("eval_data[0]", "eval_data[1]")
+    a = as_samples(eval_data[0], names[0], device=device)
+    b = as_samples(eval_data[1], names[1], device=device)
+    if paired:
+        check_paired(a, b, names)
+    check_same_dim(default[0], a, ("the training data", names[0]))
+    check_same_dim(default[1], b, ("the training data", names[1]))
+    return a, b
 
 
 class Trainer:

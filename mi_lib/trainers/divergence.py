@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from .. import bounds
 from .._checks import as_samples, check_positive_int, check_same_dim
 from ..critics import Critic
-from .base import Trainer, batch_slices, seeded
+from .base import Trainer, batch_slices, eval_samples, seeded
 
 
 class DVTrainer(Trainer):
@@ -62,14 +62,9 @@ class DVTrainer(Trainer):
         )
         self.p, self.q = self.p.to(self.device), self.q.to(self.device)
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        if eval_data is None:
-            self.p_eval, self.q_eval = self.p, self.q
-        else:
-            pe, qe = eval_data
-            self.p_eval = as_samples(pe, "eval_data[0]", device=self.device)
-            self.q_eval = as_samples(qe, "eval_data[1]", device=self.device)
-            check_same_dim(self.p, self.p_eval, ("p", "eval_data[0]"))
-            check_same_dim(self.q, self.q_eval, ("q", "eval_data[1]"))
+        self.p_eval, self.q_eval = eval_samples(
+            eval_data, (self.p, self.q), self.device, paired=False
+        )
 
     def _losses_of_epoch(self) -> Tensor:
         n, n_ref = self.p.shape[0], self.q.shape[0]

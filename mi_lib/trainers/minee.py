@@ -9,7 +9,7 @@ from .. import bounds
 from .._checks import as_samples, check_paired, check_positive_int
 from ..critics import Critic, JointCritic
 from ..references import KINDS, ProductReference
-from .base import Trainer, batch_slices, seeded
+from .base import Trainer, batch_slices, eval_samples, seeded
 
 
 class MINEETrainer(Trainer):
@@ -92,12 +92,9 @@ class MINEETrainer(Trainer):
         self.ref_batch_size = check_positive_int(
             ref_batch_size or min(batch_size, x.shape[0]), "ref_batch_size"
         )
-        if eval_data is None:
-            self.x_eval, self.y_eval = self.x, self.y
-        else:
-            self.x_eval = as_samples(eval_data[0], "eval_data[0]", device=self.device)
-            self.y_eval = as_samples(eval_data[1], "eval_data[1]", device=self.device)
-            check_paired(self.x_eval, self.y_eval, ("eval_data[0]", "eval_data[1]"))
+        self.x_eval, self.y_eval = eval_samples(
+            eval_data, (self.x, self.y), self.device, paired=True
+        )
         size = check_positive_int(eval_ref_size or 50_000, "eval_ref_size")
         eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.x_ref_eval, self.y_ref_eval = self.reference.sample(size, eval_gen)

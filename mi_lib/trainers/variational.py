@@ -16,7 +16,7 @@ from .. import bounds
 from .._checks import as_samples, check_choice, check_paired, check_positive_int
 from ..critics import JointCritic
 from ..resample import offdiagonal_pairs, product_indices
-from .base import Trainer, batch_slices, seeded
+from .base import Trainer, batch_slices, eval_samples, seeded
 
 #: The bounds :class:`MITrainer` can maximise.
 BOUNDS = ("dv", "mine", "nwj", "smile", "infonce")
@@ -98,12 +98,9 @@ class MITrainer(Trainer):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.replace, self.beta, self.clip = bool(replace), float(beta), float(clip)
         self.log_avg = None  # MINE's moving average, in the log domain
-        if eval_data is None:
-            self.x_eval, self.y_eval = self.x, self.y
-        else:
-            self.x_eval = as_samples(eval_data[0], "eval_data[0]", device=self.device)
-            self.y_eval = as_samples(eval_data[1], "eval_data[1]", device=self.device)
-            check_paired(self.x_eval, self.y_eval, ("eval_data[0]", "eval_data[1]"))
+        self.x_eval, self.y_eval = eval_samples(
+            eval_data, (self.x, self.y), self.device, paired=True
+        )
         m = self.x_eval.shape[0]
         eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
         self.eval_j, self.eval_k = offdiagonal_pairs(

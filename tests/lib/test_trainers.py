@@ -188,6 +188,21 @@ def test_product_reference_fits_the_marginals():
             "reference must",
         ),
         (lambda: MINETrainer(TASK.x, TASK.y).step(0), ValueError, "epochs"),
+        (
+            lambda: MINETrainer(TASK.x, TASK.y, eval_data=(TASK.x, TASK.y[:5])),
+            ValueError,
+            r"eval_data\[0\] has 1000 samples but eval_data\[1\] has 5",
+        ),
+        (
+            lambda: MINEETrainer(TASK.x, TASK.y, eval_data=(TASK.xy, TASK.y)),
+            ValueError,
+            r"the training data has dimension 1 but eval_data\[0\] has 2",
+        ),
+        (
+            lambda: DVTrainer(TASK.xy, TASK.xy_ref, eval_data=TASK.xy),
+            ValueError,
+            "eval_data must be a pair",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_errors(make, error, match):
