@@ -14,7 +14,7 @@ from ._checks import (
     check_paired,
     check_positive_int,
 )
-from .critics import Critic, JointCritic
+from .critics import Critic, JointCritic, SeparableCritic
 from .preprocess import KINDS, Normalizer
 from .trainers import MINEETrainer, MINETrainer, MITrainer
 from .trainers.base import seeded
@@ -113,7 +113,8 @@ def estimate_mi(
         MI-NEE), ``beta=...``, ``reference="gaussian"`` for MI-NEE. The default
         critics are the seeds' architecture with PyTorch's initialisation
         (``sigma=None``), which skips the slow start of the seeds' small
-        initial weights.
+        initial weights; InfoNCE scores every pair of a batch, so it gets the
+        cheaper :class:`~mi_lib.critics.SeparableCritic`.
 
     Returns
     -------
@@ -169,8 +170,9 @@ def estimate_mi(
         )
         trainer = MINEETrainer(*data, **common)
     else:
+        default = SeparableCritic if method == "infonce" else JointCritic
         critic = common.pop("critic", None) or seeded(
-            lambda: JointCritic(dx, dy, sigma=None), seed
+            lambda: default(dx, dy, sigma=None), seed
         )
         if method == "mine":
             trainer = MINETrainer(*data, critic, **common)

@@ -119,3 +119,17 @@ def test_rank_normalisation_keeps_the_dependence_and_tames_the_tails():
     assert standard(xt).mean().item() == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="normalize must be one of"):
         estimate_mi(X, Y, normalize="minmax")
+
+
+def test_minee_default_reference_holds_in_more_dimensions():
+    dist = CorrelatedGaussian.with_mi(1.0, dim=2)
+    x, y = dist.sample(3000, seed=0)
+    result = estimate_mi(x, y, method="minee", epochs=30, seed=0)
+    assert result.value == pytest.approx(1.0, abs=0.15)
+
+
+def test_infonce_defaults_to_the_cheap_separable_critic():
+    from mi_lib import SeparableCritic
+
+    result = estimate_mi(X[:200], Y[:200], method="infonce", epochs=1)
+    assert isinstance(result.trainer.critic, SeparableCritic)
