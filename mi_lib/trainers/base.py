@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +33,18 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
     return [slice(k * size, (k + 1) * size) for k in range(n // size)]
 
 
+def scores(critic: nn.Module, first: tuple, second: tuple) -> tuple[Tensor, Tensor]:
+    """``critic(*first)`` and ``critic(*second)`` from one forward pass.
+
+    The two batches are concatenated, which halves the number of operations
+    per iteration; it assumes, as every critic of :mod:`mi_lib.critics` does,
+    that the critic scores each sample on its own (no batch normalisation).
+    """
+    n = first[0].shape[0]
+    t = critic(*(torch.cat(pair) for pair in zip(first, second, strict=True)))
+    return t[:n], t[n:]
+
+
 def eval_samples(eval_data, default: tuple[Tensor, Tensor], device, paired: bool):
     """The samples an estimate is evaluated on: ``eval_data``, checked and moved
     to ``device``, or ``default`` (the training samples) when it is ``None``."""
@@ -49,12 +62,35 @@ def eval_samples(eval_data, default: tuple[Tensor, Tensor], device, paired: bool
     return a, b
 
 
+def _can_fuse(params: list[Tensor]) -> bool:
+    """Whether Adam's fused kernel (one kernel for all parameters) applies."""
+    return bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64)
+        for p in params
+    )
+
+
 class Trainer:
-    """Base class: trains ``self.modules`` with Adam, one epoch at a time.
+    r"""Base class: trains ``self.modules`` with Adam, one epoch at a time.
 
     Subclasses implement :meth:`_losses_of_epoch`, which runs one epoch and
     returns the per-iteration losses as a tensor that stays on the device
     (no host synchronisation inside the loop), and :meth:`estimate`.
+
+    With ``ema`` set, the trainer also keeps an exponential moving average
+    (Polyak averaging) of the critics' weights,
+
+    .. math::  \bar\theta_k = \lambda\, \bar\theta_{k-1}
+       + (1 - \lambda)\, \theta_k, \qquad \bar\theta_0 = \theta_0,
+       \quad \lambda = \texttt{ema},
+
+    an average over the last :math:`\approx 1/(1-\lambda)` iterations, in
+    which the initial weights weigh :math:`\lambda^k`. Minibatch noise makes
+    the trained weights jitter about the optimum, and a jittering critic
+    scores a bound below its maximum; the average sits closer to it. Between
+    calls of :meth:`step` the critics hold the averaged weights, so that
+    :meth:`estimate`, plots and the user see the averaged critic; training
+    resumes from the trained weights.
 
     Attributes
     ----------
@@ -73,13 +109,22 @@ class Trainer:
         device,
         log_dir: str | None,
         progress: bool,
+        ema: float | None = None,
     ):
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"lr must be a positive number, got {lr!r}.")
+        if ema is not None and not (isinstance(ema, (int, float)) and 0 < ema < 1):
+            raise ValueError(
+                f"ema must be a number in (0, 1), such as 0.9, or None; got {ema!r}."
+            )
         self.device = resolve_device(device)
         self.modules = [m.to(self.device) for m in modules]
-        params = [p for m in self.modules for p in m.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=lr)
+        self.params = [p for m in self.modules for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(
+            self.params, lr=lr, fused=_can_fuse(self.params)
+        )
+        self.ema = None if ema is None else float(ema)
+        self._average = [p.detach().clone() for p in self.params] if ema else None
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.seed = seed
         self.progress = progress
@@ -102,6 +147,26 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self._average is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(self._average, self.params, 1 - self.ema)
+
+    @contextmanager
+    def _trained_weights(self):
+        """Swap the trained weights in for training and the averaged ones back
+        in afterwards (no-op without ``ema``)."""
+        if self._average is not None:
+            self._swap_average()
+        try:
+            yield
+        finally:
+            if self._average is not None:
+                self._swap_average()
+
+    def _swap_average(self) -> None:
+        with torch.no_grad():
+            for p, a in zip(self.params, self._average, strict=True):
+                p.data, a.data = a.data, p.data
 
     def step(self, epochs: int = 1) -> float:
         """Train for ``epochs`` epochs, then return the estimate.
@@ -118,9 +183,10 @@ class Trainer:
             from tqdm.auto import tqdm
 
             loop = tqdm(loop, desc=type(self).__name__, leave=False)
-        for _ in loop:
-            losses.append(self._losses_of_epoch())
-            self.epoch += 1
+        with self._trained_weights():
+            for _ in loop:
+                losses.append(self._losses_of_epoch())
+                self.epoch += 1
         for m in self.modules:
             m.eval()
         estimate = self.estimate()

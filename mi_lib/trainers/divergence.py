@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from .. import bounds
 from .._checks import as_samples, check_positive_int, check_same_dim
 from ..critics import Critic
-from .base import Trainer, batch_slices, eval_samples, seeded
+from .base import Trainer, batch_slices, eval_samples, scores, seeded
 
 
 class DVTrainer(Trainer):
@@ -31,6 +31,10 @@ class DVTrainer(Trainer):
         Samples of ``p`` per minibatch (100, as in the seeds).
     eval_data : (p_eval, q_eval), optional
         Held-out samples for the estimate; the training samples by default.
+    ema : float, optional
+        Decay of a moving average of the critic's weights, used for the
+        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
+        default, as in the seeds) estimates with the trained weights.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class DVTrainer(Trainer):
         device=None,
         log_dir: str | None = None,
         progress: bool = False,
+        ema: float | None = None,
     ):
         self.p, self.q = as_samples(p, "p"), as_samples(q, "q")
         check_same_dim(self.p, self.q)
@@ -59,6 +64,7 @@ class DVTrainer(Trainer):
             device=device,
             log_dir=log_dir,
             progress=progress,
+            ema=ema,
         )
         self.p, self.q = self.p.to(self.device), self.q.to(self.device)
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -74,8 +80,7 @@ class DVTrainer(Trainer):
         idx_ref = torch.randperm(n_ref, generator=self.generator, device=self.device)
         losses = torch.empty(len(slices), device=self.device)
         for b, (s, s_ref) in enumerate(zip(slices, ref_slices, strict=False)):
-            t_p = self.critic(self.p[idx[s]])
-            t_q = self.critic(self.q[idx_ref[s_ref]])
+            t_p, t_q = scores(self.critic, (self.p[idx[s]],), (self.q[idx_ref[s_ref]],))
             loss = -bounds.dv(t_p, t_q)
             self._descend(loss)
             losses[b] = loss.detach()

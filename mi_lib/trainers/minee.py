@@ -9,7 +9,7 @@ from .. import bounds
 from .._checks import as_samples, check_paired, check_positive_int
 from ..critics import Critic, JointCritic
 from ..references import KINDS, ProductReference
-from .base import Trainer, batch_slices, eval_samples, seeded
+from .base import Trainer, batch_slices, eval_samples, scores, seeded
 
 
 class MINEETrainer(Trainer):
@@ -42,6 +42,10 @@ class MINEETrainer(Trainer):
         Held-out pairs for the estimate; the training pairs by default.
     eval_ref_size : int, optional
         Reference samples drawn once for the estimate (50,000 by default).
+    ema : float, optional
+        Decay of a moving average of the critics' weights, used for the
+        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
+        default, as in the seeds) estimates with the trained weights.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class MINEETrainer(Trainer):
         device=None,
         log_dir: str | None = None,
         progress: bool = False,
+        ema: float | None = None,
     ):
         x, y = as_samples(x, "x"), as_samples(y, "y")
         check_paired(x, y)
@@ -80,6 +85,7 @@ class MINEETrainer(Trainer):
             device=device,
             log_dir=log_dir,
             progress=progress,
+            ema=ema,
         )
         self.x, self.y = x.to(self.device), y.to(self.device)
         if isinstance(reference, ProductReference):
@@ -105,9 +111,9 @@ class MINEETrainer(Trainer):
     def divergences(self, x, y, x_ref, y_ref) -> tuple[Tensor, Tensor, Tensor]:
         r"""The DV bounds on :math:`D(P_{XY}\|P_{X'}P_{Y'})`, :math:`D(P_X\|P_{X'})`
         and :math:`D(P_Y\|P_{Y'})` from data and reference samples."""
-        d_xy = bounds.dv(self.joint_critic(x, y), self.joint_critic(x_ref, y_ref))
-        d_x = bounds.dv(self.x_critic(x), self.x_critic(x_ref))
-        d_y = bounds.dv(self.y_critic(y), self.y_critic(y_ref))
+        d_xy = bounds.dv(*scores(self.joint_critic, (x, y), (x_ref, y_ref)))
+        d_x = bounds.dv(*scores(self.x_critic, (x,), (x_ref,)))
+        d_y = bounds.dv(*scores(self.y_critic, (y,), (y_ref,)))
         return d_xy, d_x, d_y
 
     def _losses_of_epoch(self) -> Tensor:

@@ -16,7 +16,7 @@ from .. import bounds
 from .._checks import as_samples, check_choice, check_paired, check_positive_int
 from ..critics import JointCritic
 from ..resample import offdiagonal_pairs, product_indices
-from .base import Trainer, batch_slices, eval_samples, seeded
+from .base import Trainer, batch_slices, eval_samples, scores, seeded
 
 #: The bounds :class:`MITrainer` can maximise.
 BOUNDS = ("dv", "mine", "nwj", "smile", "infonce")
@@ -52,6 +52,10 @@ class MITrainer(Trainer):
         Held-out pairs for the estimate; the training pairs by default.
     eval_pairs : int
         Product pairs for the estimate's second term.
+    ema : float, optional
+        Decay of a moving average of the critic's weights, used for the
+        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
+        default, as in the seeds) estimates with the trained weights.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class MITrainer(Trainer):
         device=None,
         log_dir: str | None = None,
         progress: bool = False,
+        ema: float | None = None,
     ):
         self.bound = check_choice(bound, "bound", BOUNDS)
         x, y = as_samples(x, "x"), as_samples(y, "y")
@@ -93,6 +98,7 @@ class MITrainer(Trainer):
             device=device,
             log_dir=log_dir,
             progress=progress,
+            ema=ema,
         )
         self.x, self.y = x.to(self.device), y.to(self.device)
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -110,7 +116,7 @@ class MITrainer(Trainer):
     def _loss(self, xb: Tensor, yb: Tensor, xq: Tensor | None, yq: Tensor | None):
         if self.bound == "infonce":
             return -bounds.infonce(self.critic.pairwise(xb, yb))
-        t_p, t_q = self.critic(xb, yb), self.critic(xq, yq)
+        t_p, t_q = scores(self.critic, (xb, yb), (xq, yq))
         if self.bound == "mine":
             loss, self.log_avg = bounds.mine_loss(t_p, t_q, self.log_avg, self.beta)
             return loss

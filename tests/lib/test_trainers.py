@@ -82,8 +82,9 @@ def test_an_epoch_visits_every_sample_once_in_batches_of_batch_size():
     critic = Recorder()
     trainer = MITrainer(x, y, critic, bound="dv", batch_size=100, seed=0)
     trainer.step(1)
-    joint_batches = critic.seen[0::2]  # joint then product batch each iteration
-    assert [len(b) for b in joint_batches] == [100] * 10
+    # one forward pass per iteration: the joint batch, then the product batch
+    assert [len(b) for b in critic.seen] == [200] * 10
+    joint_batches = [b[:100] for b in critic.seen]
     visited = torch.cat(joint_batches).flatten().long().sort().values
     assert torch.equal(visited, torch.arange(1000))
 
@@ -99,13 +100,15 @@ def test_dv_trainer_uses_both_samples_in_the_same_number_of_batches():
             self.sizes = []
 
         def forward(self, z):
-            if self.training:
-                self.sizes.append((len(z), bool((z < 0).all())))
+            if self.training:  # one pass: the batch of p, then the batch of q
+                negative = (z < 0).flatten().tolist()
+                self.sizes.append((negative.count(False), negative.count(True)))
+                assert negative == sorted(negative)
             return self.lin(z).squeeze(-1) * 1e-3
 
     critic = Seen()
     DVTrainer(p, q, critic, batch_size=100, seed=0).step(1)
-    assert critic.sizes == [(100, False), (50, True)] * 10
+    assert critic.sizes == [(100, 50)] * 10
 
 
 def test_estimates_use_the_trainers_own_data_and_eval_data():
@@ -161,6 +164,46 @@ def test_product_reference_fits_the_marginals():
     assert (xs >= x.min(0).values).all() and (xs <= x.max(0).values).all()
 
 
+def test_ema_estimates_with_the_moving_average_of_the_weights():
+    trainer = DVTrainer(TASK.xy, TASK.xy_ref, batch_size=250, lr=1e-2, ema=0.5)
+    critic = trainer.critic
+    initial = [p.detach().clone() for p in critic.parameters()]
+    trained = []  # the weights after every optimiser step
+
+    def record(*_):
+        trained.append([p.detach().clone() for p in critic.parameters()])
+
+    trainer.optimizer.register_step_post_hook(record)
+    estimate = trainer.step(1)
+    assert len(trained) == 4
+    expected = initial
+    for weights in trained:  # average_k = 0.5 average_{k-1} + 0.5 weights_k
+        expected = [0.5 * a + 0.5 * w for a, w in zip(expected, weights, strict=True)]
+    for p, e, w in zip(critic.parameters(), expected, trained[-1], strict=True):
+        assert torch.allclose(p, e, atol=1e-6)  # the critic holds the average
+        assert not torch.allclose(p, w, atol=1e-4)  # not the trained weights
+    assert estimate == pytest.approx(trainer.estimate(), abs=1e-6)
+
+    resumed = []
+    trainer.optimizer.register_step_pre_hook(
+        lambda *_: resumed.append([p.detach().clone() for p in critic.parameters()])
+    )
+    trainer.step(1)
+    for p, w in zip(resumed[0], trained[3], strict=True):  # training resumes from the
+        assert torch.equal(p, w)  # trained weights, not from the average
+
+
+def test_ema_smooths_the_estimates_of_a_noisy_trainer():
+    def jitter(ema):
+        """Mean change of the estimate from one epoch to the next."""
+        trainer = MINETrainer(TASK.x, TASK.y, lr=1e-2, eval_pairs=5000, ema=ema)
+        trainer.step(20)
+        estimates = torch.tensor([trainer.step(1) for _ in range(15)])
+        return estimates.diff().abs().mean().item()
+
+    assert jitter(0.9) < 0.5 * jitter(None)
+
+
 @pytest.mark.parametrize(
     "make,error,match",
     [
@@ -188,6 +231,9 @@ def test_product_reference_fits_the_marginals():
             "reference must",
         ),
         (lambda: MINETrainer(TASK.x, TASK.y).step(0), ValueError, "epochs"),
+        (lambda: MINETrainer(TASK.x, TASK.y, ema=1.0), ValueError, "ema must be"),
+        (lambda: MINEETrainer(TASK.x, TASK.y, ema=0), ValueError, "ema must be"),
+        (lambda: DVTrainer(TASK.xy, TASK.xy_ref, ema="0.9"), ValueError, "ema must"),
         (
             lambda: MINETrainer(TASK.x, TASK.y, eval_data=(TASK.x, TASK.y[:5])),
             ValueError,
