@@ -74,13 +74,14 @@ def estimate_mi(
     test_size: float = 0.3,
     normalize: str | None = "rank",
     eval_every: int = 10,
+    ema: float | None = 0.9,
     seed: int = 0,
     device=None,
     log_dir: str | None = None,
     progress: bool = False,
     **trainer_kwargs,
 ) -> MIEstimate:
-    """Estimate the mutual information :math:`I(X;Y)` in nats from paired samples.
+    r"""Estimate the mutual information :math:`I(X;Y)` in nats from paired samples.
 
     Splits the pairs at random into a training part and a held-out part of
     fraction ``test_size``, trains the critic(s) of ``method`` on the former
@@ -104,6 +105,11 @@ def estimate_mi(
         :math:`I(X;Y)` unchanged, and ``"rank"`` tames heavy tails.
     eval_every : int
         Epochs between the entries of the history.
+    ema : float or None
+        Estimate with a moving average of the critics' weights over roughly
+        the last :math:`1/(1-\texttt{ema})` iterations (Polyak averaging),
+        which smooths out the minibatch noise of the trained weights; ``None``
+        estimates with the trained weights themselves.
     seed : int
         Seeds the split, the critic's initial weights and the minibatches.
     device : str, optional
@@ -151,6 +157,7 @@ def estimate_mi(
     common = dict(
         batch_size=batch_size,
         lr=lr,
+        ema=ema,
         eval_data=eval_data,
         seed=seed,
         device=device,

@@ -89,6 +89,7 @@ BAD = [
     (lambda: estimate_mi(X[:3], Y[:3]), ValueError, "too few to hold out"),
     (lambda: estimate_mi(X, Y, epochs=0), ValueError, "epochs must be a positive"),
     (lambda: estimate_mi(X, Y, beta=2.0), ValueError, "beta must lie in"),
+    (lambda: estimate_mi(X, Y, ema=1), ValueError, r"ema must be a number in \(0, 1\)"),
     (
         lambda: estimate_mi(
             X, Y, device="cuda:7" if not torch.cuda.is_available() else "x"
@@ -126,6 +127,13 @@ def test_minee_default_reference_holds_in_more_dimensions():
     x, y = dist.sample(3000, seed=0)
     result = estimate_mi(x, y, method="minee", epochs=30, seed=0)
     assert result.value == pytest.approx(1.0, abs=0.15)
+
+
+def test_estimates_use_a_moving_average_of_the_weights_unless_asked_not_to():
+    averaged = estimate_mi(X[:200], Y[:200], epochs=2)
+    plain = estimate_mi(X[:200], Y[:200], epochs=2, ema=None)
+    assert (averaged.trainer.ema, plain.trainer.ema) == (0.9, None)
+    assert averaged.value != plain.value
 
 
 def test_infonce_defaults_to_the_cheap_separable_critic():
