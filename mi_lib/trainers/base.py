@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -37,8 +38,9 @@ def scores(critic: nn.Module, first: tuple, second: tuple) -> tuple[Tensor, Tens
     """``critic(*first)`` and ``critic(*second)`` from one forward pass.
 
     The two batches are concatenated, which halves the number of operations
-    per iteration; it assumes, as every critic of :mod:`mi_lib.critics` does,
-    that the critic scores each sample on its own (no batch normalisation).
+    launched per iteration (the arithmetic stays the same). It assumes, as
+    every critic of :mod:`mi_lib.critics` does, that the critic scores each
+    sample on its own (no batch normalisation).
     """
     n = first[0].shape[0]
     t = critic(*(torch.cat(pair) for pair in zip(first, second, strict=True)))
@@ -113,7 +115,8 @@ class Trainer:
     ):
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"lr must be a positive number, got {lr!r}.")
-        if ema is not None and not (isinstance(ema, (int, float)) and 0 < ema < 1):
+        real = isinstance(ema, numbers.Real) and not isinstance(ema, bool)
+        if ema is not None and not (real and 0 < ema < 1):
             raise ValueError(
                 f"ema must be a number in (0, 1), such as 0.9, or None; got {ema!r}."
             )
