@@ -26,8 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sync_notebooks  # noqa: E402
+from scripts import sync_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
