@@ -9,6 +9,9 @@ The modules, one job each:
 - :mod:`mi_lib.references`: product references for MI-NEE;
 - :mod:`mi_lib.trainers`: DV, MINE, MI-NEE and other trainers;
 - :mod:`mi_lib.estimate`: :func:`estimate_mi`, one call for practitioners;
+- :mod:`mi_lib.regularizer`: MI as a term of another model's loss, adaptive
+  gradient clipping;
+- :mod:`mi_lib.modes`: the 2-D grid of Gaussians and its mode-collapse metrics;
 - :mod:`mi_lib.plot`: the course's figures.
 """
 
@@ -23,7 +26,9 @@ from .data import (
 )
 from .device import default_device
 from .estimate import METHODS, MIEstimate, estimate_mi
+from .modes import mode_metrics
 from .references import ProductReference
+from .regularizer import MIRegularizer, adaptive_clip
 from .resample import product_indices, resample_product
 from .trainers import DVTrainer, MINEETrainer, MINETrainer, MITrainer
 
@@ -44,6 +49,9 @@ __all__ = [
     "MIEstimate",
     "estimate_mi",
     "ProductReference",
+    "MIRegularizer",
+    "adaptive_clip",
+    "mode_metrics",
     "product_indices",
     "resample_product",
     "DVTrainer",
