@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book release notebooks test lint bench clean
+.PHONY: book release notebooks test test-fast lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ book: release
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## test-fast: the tests that need no nbgrader run, book build or browser (< 1 min)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+## lint: ruff on the code (CI runs it)
 lint: $(STAMP)
 	$(BIN)/ruff check mi_lib tests scripts benchmarks nbgrader_config.py
 

@@ -20,6 +20,8 @@ workflow. Environment variables, all optional:
 
 import os
 
+from scripts.course_files import BUILD_OUTPUTS
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -35,18 +37,9 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 
 # nbgrader reads only the notebooks; every other file of an assignment folder is
 # copied verbatim to release/ (and into each autograded submission). The paired
-# MyST .md holds the solutions and hidden tests: it must never be copied.
-c.CourseDirectory.ignore = [
-    "*.md",
-    ".ipynb_checkpoints",
-    "__pycache__",
-    "*.pyc",
-    "runs",
-    "_build",
-    "feedback",
-    "gradebook.db",
-    ".DS_Store",
-]
+# MyST .md holds the solutions and hidden tests: it must never be copied, nor
+# what tools write beside a notebook (scripts/course_files.py: runs/, caches).
+c.CourseDirectory.ignore = ["*.md", *BUILD_OUTPUTS, "feedback", "gradebook.db"]
 
 # Students may not add files over 1 MB to what is graded.
 c.CourseDirectory.max_file_size = 1000

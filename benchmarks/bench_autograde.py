@@ -18,16 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "course"))
-import grading_helpers as gh  # noqa: E402
+from scripts import grading_runner as runner
+from scripts import nbgrader_cells
 
 TARGET_S = 300
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("assignments", nargs="*", default=gh.ASSIGNMENTS)
+    parser.add_argument("assignments", nargs="*", default=runner.course_assignments())
     args = parser.parse_args(argv)
     if not args.assignments:
         print("no assignment in source/")
@@ -35,20 +34,20 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mi-bench-") as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
-        base = gh.build_course(tmp / "course", args.assignments)
+        base = runner.build_course(tmp / "course", args.assignments)
         print(
             f"release of {len(args.assignments)} assignments: "
             f"{time.perf_counter() - start:.1f} s"
         )
         total, failed = 0.0, []
         for a in args.assignments:
-            release = gh.read_nb(base / "release" / a / f"{a}.ipynb")
-            source = gh.read_nb(base / "source" / a / f"{a}.ipynb")
-            run = gh.Run(a, "bench", {"student": gh.solution(release, source)})
-            res = gh.grade(run, base, tmp)
+            release = runner.read_nb(base / "release" / a / f"{a}.ipynb")
+            source = runner.read_nb(base / "source" / a / f"{a}.ipynb")
+            run = runner.Run(a, "bench", {"student": runner.solution(release, source)})
+            res = runner.grade(run, base, tmp)
             total += res.seconds
             grades = res.grades.get("student", {})
-            points = gh.test_points(source)
+            points = nbgrader_cells.test_points(source)
             got = sum(grades[g]["score"] for g in points if g in grades)
             print(
                 f"{a:<20} {res.seconds:6.1f} s   {got:g}/{sum(points.values()):g} "

@@ -4,13 +4,15 @@
    cached by a hash of its source and of ``mi_lib``; any error fails the build).
 2. Stage two source trees under ``<build>/stage/``: the executed notebooks as they are
    (instructor), and copies with every solution, hidden test and model answer removed
-   but the outputs kept (student, ``scripts/book_strip.py``). Each chapter gets links
+   but the outputs kept (student, ``scripts/book_strip.py``: nbgrader's own
+   stripping, as for ``release/``). Each chapter gets links
    to download its release notebook and to launch it (``course_launch`` in
    ``_config.yml``).
 3. Build both with Jupyter Book 1 (Sphinx), execution off, warnings as errors,
    nitpicky, keep going: ``<build>/html`` (student) and ``<build>/instructor/html``.
 4. Check that no line of a solution, hidden test or model answer reached any file of
-   the student site (HTML, ``_sources``, downloads, search index).
+   the student site (HTML, ``_sources``, downloads, search index):
+   ``scripts/leak_check.py``, the check of ``release/`` too.
 
 Chapters of ``_toc.yml`` whose ``source/NN_x/NN_x.md`` does not exist yet are left out
 with a warning, so the book builds at every stage of the course.
@@ -34,11 +36,9 @@ from urllib.parse import urlparse
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts import book_strip, course_files, execute_chapters, leak_check
 
-import book_strip  # noqa: E402
-import execute_chapters  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 EDITIONS = ("student", "instructor")
 OPEN_CLASS = "course-open-notebook"
@@ -128,10 +128,8 @@ class Stage:
             if (
                 path.is_file()
                 and not skip(path)
-                and not any(
-                    part in execute_chapters.SKIP_IN_FOLDER or part.startswith(".")
-                    for part in parts
-                )
+                and not course_files.is_build_output(path.relative_to(src))
+                and not any(part.startswith(".") for part in parts)
             ):
                 self.copy(path, f"{rel}/{'/'.join(parts)}")
 
@@ -290,15 +288,15 @@ def start_sphinx(stage: Path, out: Path, doctrees: Path) -> subprocess.Popen:
 
 
 def student_needles(chapters: dict[str, Path]) -> dict[str, str]:
-    import jupytext
+    """The secret lines of ``chapters`` to look for in the student edition."""
+    return leak_check.course_needles(
+        chapters.values(), sorted((ROOT / "book").glob("*.md"))
+    )
 
-    secrets = [
-        book_strip.secret_lines(jupytext.read(md), md.stem) for md in chapters.values()
-    ]
-    visible = []
-    for page in (ROOT / "book").glob("*.md"):
-        visible += page.read_text(encoding="utf-8").splitlines()
-    return book_strip.needles(secrets, visible)
+
+def student_site_files(site: Path) -> list[Path]:
+    """The files of a built site a reader can get, but the theme's assets."""
+    return leak_check.text_files(site, skip={"_static"})
 
 
 # ------------------------------------------------------------------------ main
@@ -370,7 +368,10 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
 
     if "student" in procs and status == 0:
-        leaks = book_strip.find_leaks(outputs["student"], student_needles(chapters))
+        site = outputs["student"]
+        leaks = leak_check.find_leaks(
+            site, student_needles(chapters), student_site_files(site)
+        )
         if leaks:
             for leak in leaks[:50]:
                 print(f"  {leak}", file=sys.stderr)

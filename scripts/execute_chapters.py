@@ -18,13 +18,15 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+
+from scripts import course_files
 
 ROOT = Path(__file__).resolve().parents[1]
 # Bump to re-execute everything after a change in how notebooks are executed.
 EXECUTOR_VERSION = "1"
-SKIP_IN_FOLDER = {"runs", "__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 CELL_TIMEOUT = 600
 
 
@@ -44,7 +46,11 @@ def chapter_hash(md: Path, lib: Path = ROOT / "mi_lib") -> str:
     digest = hashlib.sha256(f"executor {EXECUTOR_VERSION}\n".encode())
     files = [md]
     files += sorted(p for p in md.parent.glob("*.py"))
-    files += sorted(p for p in lib.rglob("*.py") if "__pycache__" not in p.parts)
+    files += sorted(
+        p
+        for p in lib.rglob("*.py")
+        if not course_files.is_build_output(p.relative_to(lib))
+    )
     for path in files:
         digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -107,6 +113,19 @@ def execute_one(md: Path, out: Path, timeout: int = CELL_TIMEOUT) -> None:
     tmp.replace(out)
 
 
+def execute_in_subprocess(md: Path, out: Path, log_file: Path) -> tuple[int, float]:
+    """Run :func:`execute_one` in a fresh Python (``--one``), its output to
+    ``log_file``; return its exit code and the seconds it took."""
+    start = time.perf_counter()
+    with open(log_file, "w") as sink:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", str(md), str(out)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    return proc.returncode, time.perf_counter() - start
+
+
 def execute_chapters(
     mds: list[Path], build: Path, jobs: int = 2, force: bool = False, log=print
 ) -> list[Result]:
@@ -124,34 +143,26 @@ def execute_chapters(
         else:
             stamp.unlink(missing_ok=True)
             todo.append((md, out, stamp, key))
-    running: list[tuple[subprocess.Popen, Path, str, float, Path, Path]] = []
-    while todo or running:
-        while todo and len(running) < max(1, jobs):
-            md, out, stamp, key = todo.pop(0)
-            log(f"executing {md.parent.name}/{md.name} ...")
-            log_file = executed / f"{md.stem}.log"
-            with open(log_file, "w") as sink:
-                proc = subprocess.Popen(
-                    [sys.executable, __file__, "--one", str(md), str(out)],
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
-            running.append((proc, md, key, time.perf_counter(), stamp, log_file))
-        time.sleep(0.2)
-        for item in list(running):
-            proc, md, key, start, stamp, log_file = item
-            if proc.poll() is None:
-                continue
-            running.remove(item)
-            seconds = time.perf_counter() - start
-            out = executed / f"{md.stem}.ipynb"
-            if proc.returncode == 0:
+
+    def run(md: Path, out: Path) -> tuple[int, float]:
+        log(f"executing {md.parent.name}/{md.name} ...")
+        return execute_in_subprocess(md, out, executed / f"{md.stem}.log")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {
+            pool.submit(run, md, out): (md, out, stamp, key)
+            for md, out, stamp, key in todo
+        }
+        for future in as_completed(futures):
+            md, out, stamp, key = futures[future]
+            returncode, seconds = future.result()
+            if returncode == 0:
                 stamp.write_text(key)
                 log(f"executed {md.stem} in {seconds:.0f} s")
                 results.append(Result(md.stem, out, False, seconds))
             else:
-                error = log_file.read_text().strip() or f"exit code {proc.returncode}"
+                log_text = (executed / f"{md.stem}.log").read_text().strip()
+                error = log_text or f"exit code {returncode}"
                 results.append(Result(md.stem, out, False, seconds, error))
     order = {md.stem: i for i, md in enumerate(mds)}
     return sorted(results, key=lambda r: order[r.name])

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts import sync_notebooks
+from scripts import course_files, sync_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,7 +110,7 @@ def copy_course(course: Path, dest: Path) -> None:
     shutil.copytree(
         course / "source",
         dest / "source",
-        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "runs"),
+        ignore=course_files.copy_ignore(),
     )
 
 

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from pathlib import Path
 
+import grading_helpers as gh
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import grading_helpers as gh  # noqa: E402
+pytestmark = pytest.mark.slow  # runs nbgrader autograde (minutes)
 
 ASSIGNMENTS = gh.ASSIGNMENTS
 

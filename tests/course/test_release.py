@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
+import grading_helpers as gh
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import grading_helpers as gh  # noqa: E402
-
-sys.path.insert(0, str(gh.ROOT / "scripts"))
-import check_release  # noqa: E402
-import make_release  # noqa: E402
-import sync_notebooks  # noqa: E402
+from scripts import (
+    check_release,
+    course_files,
+    leak_check,
+    make_release,
+    sync_notebooks,
+)
 
 ROOT = gh.ROOT
 ASSIGNMENTS = gh.ASSIGNMENTS
@@ -27,7 +26,7 @@ def test_config_ignores_the_sources_and_build_outputs():
     ns = {"get_config": lambda: _Config(), "__file__": str(ROOT / "nbgrader_config.py")}
     exec((ROOT / "nbgrader_config.py").read_text(), ns)
     c = ns["c"]
-    for pattern in ("*.md", "runs", "__pycache__", ".ipynb_checkpoints"):
+    for pattern in ("*.md", *course_files.BUILD_OUTPUTS):
         assert pattern in c.CourseDirectory.ignore
     assert c.CourseDirectory.source_directory == "source"
     assert c.CourseDirectory.release_directory == "release"
@@ -67,19 +66,21 @@ def test_sync_is_idempotent(tmp_path):
     shutil.copytree(
         ROOT / "source",
         tmp_path / "source",
-        ignore=shutil.ignore_patterns("runs", "*.ipynb"),
+        ignore=course_files.copy_ignore("*.ipynb"),
     )
     first = sync_notebooks.sync(tmp_path / "source")
     assert len(first) == len(sync_notebooks.markdown_sources(tmp_path / "source"))
     assert sync_notebooks.sync(tmp_path / "source") == []
 
 
+@pytest.mark.slow  # nbgrader releases the whole course
 def test_release_is_what_the_sources_give(released_course):
     """`make release` run now would change nothing (CI fails otherwise)."""
     problems = make_release.diff_trees(released_course / "release", ROOT / "release")
     assert not problems, "run `make release` and commit:\n" + "\n".join(problems)
 
 
+@pytest.mark.slow  # nbgrader releases the whole course
 def test_release_is_reproducible(released_course, tmp_path):
     """Releasing twice gives the same bytes."""
     again = gh.build_course(tmp_path / "again", ASSIGNMENTS[:1])
@@ -116,17 +117,15 @@ def test_grade_ids_unique_and_prefixed():
 
 def test_leak_check_finds_a_leak(tmp_path):
     """The leak check can fail: a solution line copied into a released file."""
-    if not ASSIGNMENTS:
-        pytest.skip("no assignment")
     name = ASSIGNMENTS[0]
     course = tmp_path / "course"
     shutil.copytree(
         ROOT / "source" / name,
         course / "source" / name,
-        ignore=shutil.ignore_patterns("runs"),
+        ignore=course_files.copy_ignore(),
     )
     shutil.copytree(ROOT / "release" / name, course / "release" / name)
-    secrets, _ = check_release.secrets_of(course / "source" / name / f"{name}.ipynb")
+    secrets = leak_check.course_needles([course / "source" / name / f"{name}.ipynb"])
     kinds = set(secrets.values())
     assert "solution" in kinds and "hidden test" in kinds, kinds
     line = next(s for s, k in secrets.items() if k == "hidden test")

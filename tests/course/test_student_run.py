@@ -4,16 +4,12 @@ exercise, on its stub, and nothing before it fails."""
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
+import grading_helpers as gh
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import grading_helpers as gh  # noqa: E402
 
 TIMEOUT = int(os.environ.get("MI_STUDENT_RUN_TIMEOUT", "300"))
 
