@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -85,22 +86,72 @@ def check_same_dim(p: torch.Tensor, q: torch.Tensor, names=("p", "q")) -> None:
         )
 
 
+def _is_real(value) -> bool:
+    """Whether ``value`` is a real number: Python's or NumPy's, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_positive_int(value, name: str) -> int:
-    """Return ``value`` if it is a positive integer, else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    """Return ``value`` if it is a positive integer (NumPy's too), else raise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"{name} must be a positive integer, got {value!r} "
+            f"({type(value).__name__}); pass a whole number such as 100."
+        )
+    if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
 
 
-def check_fraction(value, name: str, *, low_open=False) -> float:
-    """Return ``value`` if it lies in [0, 1) (or (0, 1) when ``low_open``)."""
-    ok = isinstance(value, numbers.Real) and (
-        0 < value < 1 if low_open else 0 <= value < 1
-    )
-    if not ok:
-        interval = "(0, 1)" if low_open else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+def check_real(
+    value,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    closed: str = "neither",
+    example: str = "",
+) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number in the
+    interval from ``low`` to ``high``, else raise a ``ValueError`` that names
+    ``name``, the interval and ``example`` (e.g. ``"such as 1e-3"``), the fix.
+
+    ``closed`` says which ends belong to the interval: ``"neither"``,
+    ``"low"``, ``"high"`` or ``"both"``. Python and NumPy scalars
+    (``np.float32(0.5)``) are accepted; bools, strings, arrays, NaN and inf
+    are not.
+    """
+    check_choice(closed, "closed", ("neither", "low", "high", "both"))
+    hint = f", {example}" if example else ""
+    if not _is_real(value):
+        raise ValueError(
+            f"{name} must be a real number{hint}; got {value!r} "
+            f"({type(value).__name__})."
+        )
+    low_in, high_in = closed in ("low", "both"), closed in ("high", "both")
+    above = value >= low if low_in else value > low
+    below = value <= high if high_in else value < high
+    if not (math.isfinite(value) and above and below):
+        if high == math.inf:
+            what = f"be a number {'>=' if low_in else '>'} {low:g}"
+            if low == 0 and not low_in:
+                what = "be a positive number"
+        else:
+            what = f"be a number in {'[' if low_in else '('}{low:g}, {high:g}"
+            what += "]" if high_in else ")"
+        raise ValueError(f"{name} must {what}{hint}; got {value!r}.")
     return float(value)
+
+
+def check_positive(value, name: str, *, example: str = "") -> float:
+    """Return ``value`` as a ``float`` if it is a finite number ``> 0``."""
+    return check_real(value, name, 0.0, math.inf, example=example)
+
+
+def check_fraction(value, name: str, *, low_open=False) -> float:
+    """Return ``value`` as a ``float`` if it lies in [0, 1) (or (0, 1) when
+    ``low_open``)."""
+    return check_real(value, name, 0.0, 1.0, closed="neither" if low_open else "low")
 
 
 def check_choice(value, name: str, choices) -> str:

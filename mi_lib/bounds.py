@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_fraction, check_positive
+
 
 def _check_scores(t: Tensor, name: str, ndim: int = 1) -> None:
     if not isinstance(t, Tensor):
@@ -82,8 +84,7 @@ def smile(t_p: Tensor, t_q: Tensor, clip: float = 5.0) -> Tensor:
     maximising the clipped DV directly would let :math:`t` grow without bound
     on the joint samples while the clipped term stays put.
     """
-    if not clip > 0:
-        raise ValueError(f"clip must be positive, got {clip!r}.")
+    clip = check_positive(clip, "clip", example="such as 5.0")
     _check_scores(t_p, "t_p")
     value = t_p.mean() - log_mean_exp(torch.clamp(t_q, -clip, clip), "t_q")
     surrogate = js(t_p, t_q)
@@ -123,8 +124,7 @@ def mine_loss(
 
     Returns ``(loss, log_avg)`` with the updated, detached log-average.
     """
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta must lie in [0, 1), got {beta!r}.")
+    beta = check_fraction(beta, "beta")
     _check_scores(t_p, "t_p")
     lme = log_mean_exp(t_q, "t_q")
     current = lme.detach()

@@ -8,6 +8,9 @@ critic returns one value per sample: a tensor of shape ``(n,)``.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -30,8 +33,11 @@ def mlp(
     """
     for value, name in [(in_dim, "in_dim"), (out_dim, "out_dim"), (hidden, "hidden")]:
         check_positive_int(value, name)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        raise ValueError(f"depth must be an integer >= 0, got {depth!r}.")
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
+        raise ValueError(
+            f"depth must be an integer >= 0 (the number of hidden layers), "
+            f"got {depth!r}."
+        )
     sizes = [in_dim] + [hidden] * depth + [out_dim]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -141,3 +147,28 @@ class SeparableCritic(nn.Module):
         _check_input(x, self.x_dim, "x")
         _check_input(y, self.y_dim, "y")
         return self.f(x) @ self.g(y).T
+
+
+def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """Build ``factory()`` under ``torch.manual_seed(seed)`` without touching
+    the global random state, so that a critic's initial weights depend on
+    ``seed`` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def minee_critics(
+    x_dim: int, y_dim: int, *, seed: int = 0, **options
+) -> tuple[JointCritic, Critic, Critic]:
+    r"""MI-NEE's three critics :math:`t_{XY}(x, y)`, :math:`t_X(x)`, :math:`t_Y(y)`.
+
+    Their initial weights are seeded with ``seed``, ``seed + 1`` and
+    ``seed + 2``, so the triple depends on ``seed`` alone; ``options``
+    (``hidden``, ``depth``, ``sigma``) go to each of them.
+    """
+    return (
+        seeded(lambda: JointCritic(x_dim, y_dim, **options), seed),
+        seeded(lambda: Critic(x_dim, **options), seed + 1),
+        seeded(lambda: Critic(y_dim, **options), seed + 2),
+    )

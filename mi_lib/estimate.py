@@ -14,10 +14,9 @@ from ._checks import (
     check_paired,
     check_positive_int,
 )
-from .critics import Critic, JointCritic, SeparableCritic
+from .critics import JointCritic, SeparableCritic, minee_critics, seeded
 from .preprocess import KINDS, Normalizer
 from .trainers import MINEETrainer, MINETrainer, MITrainer
-from .trainers.base import seeded
 
 #: The methods :func:`estimate_mi` accepts.
 METHODS = ("mine", "minee", "dv", "nwj", "smile", "infonce")
@@ -149,7 +148,7 @@ def estimate_mi(
             Normalizer(normalize).fit(x[train]),
             Normalizer(normalize).fit(y[train]),
         )
-        x, y = fx(x), fy(y)
+        x, y = fx.transform(x), fy.transform(y)
     if n_eval:
         data, eval_data = (x[train], y[train]), (x[held], y[held])
     else:
@@ -167,20 +166,13 @@ def estimate_mi(
     )
     dx, dy = x.shape[1], y.shape[1]
     if method == "minee":
-        common.setdefault(
-            "critics",
-            (
-                seeded(lambda: JointCritic(dx, dy, sigma=None), seed),
-                seeded(lambda: Critic(dx, sigma=None), seed + 1),
-                seeded(lambda: Critic(dy, sigma=None), seed + 2),
-            ),
-        )
+        common.setdefault("critics", minee_critics(dx, dy, seed=seed, sigma=None))
         trainer = MINEETrainer(*data, **common)
     else:
         default = SeparableCritic if method == "infonce" else JointCritic
-        critic = common.pop("critic", None) or seeded(
-            lambda: default(dx, dy, sigma=None), seed
-        )
+        critic = common.pop("critic", None)
+        if critic is None:
+            critic = seeded(lambda: default(dx, dy, sigma=None), seed)
         if method == "mine":
             trainer = MINETrainer(*data, critic, **common)
         else:

@@ -55,7 +55,8 @@ def resample_product(
     """
     check_paired(x, y)
     n = x.shape[0]
-    j, k = product_indices(n, size or n, replace, generator, x.device)
+    size = n if size is None else size
+    j, k = product_indices(n, size, replace, generator, x.device)
     return x[j], y[k]
 
 

@@ -6,9 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import bounds
-from .._checks import as_samples, check_positive_int, check_same_dim
-from ..critics import Critic
-from .base import Trainer, batch_slices, eval_samples, scores, seeded
+from ..critics import Critic, seeded
+from .base import Trainer, batch_slices, refuse_keyword, sample_pair, scores
 
 
 class DVTrainer(Trainer):
@@ -27,67 +26,30 @@ class DVTrainer(Trainer):
         Samples of :math:`P_Z` and of the reference :math:`P_{Z'}`.
     critic : nn.Module, optional
         Maps ``(n, d)`` to ``(n,)``; defaults to the seeds' :class:`Critic`.
-    batch_size : int
-        Samples of ``p`` per minibatch (100, as in the seeds).
-    eval_data : (p_eval, q_eval), optional
-        Held-out samples for the estimate; the training samples by default.
-    ema : float, optional
-        Decay of a moving average of the critic's weights, used for the
-        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
-        default, as in the seeds) estimates with the trained weights.
+    **options
+        ``batch_size`` (samples of ``p`` per minibatch, 100), ``lr``,
+        ``eval_data=(p_eval, q_eval)``, ``seed``, ``device``, ``log_dir``,
+        ``progress`` and ``ema``: see :class:`~mi_lib.trainers.base.Trainer`.
     """
 
-    def __init__(
-        self,
-        p,
-        q,
-        critic: nn.Module | None = None,
-        *,
-        batch_size: int = 100,
-        lr: float = 1e-3,
-        eval_data=None,
-        seed: int = 0,
-        device=None,
-        log_dir: str | None = None,
-        progress: bool = False,
-        ema: float | None = None,
-    ):
-        self.p, self.q = as_samples(p, "p"), as_samples(q, "q")
-        check_same_dim(self.p, self.q)
+    def __init__(self, p, q, critic: nn.Module | None = None, *, seed=0, **options):
+        refuse_keyword(options, "critics", "DVTrainer trains one critic=.")
+        p, q = sample_pair(p, q, ("p", "q"), paired=False)
         if critic is None:
-            critic = seeded(lambda: Critic(self.p.shape[1]), seed)
+            critic = seeded(lambda: Critic(p.shape[1]), seed)
         self.critic = critic
-        super().__init__(
-            [critic],
-            lr=lr,
-            seed=seed,
-            device=device,
-            log_dir=log_dir,
-            progress=progress,
-            ema=ema,
-        )
-        self.p, self.q = self.p.to(self.device), self.q.to(self.device)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.p_eval, self.q_eval = eval_samples(
-            eval_data, (self.p, self.q), self.device, paired=False
-        )
+        super().__init__([critic], (p, q), paired=False, seed=seed, **options)
+        self.p, self.q = self.data
+        self.p_eval, self.q_eval = self.eval_data
 
-    def _losses_of_epoch(self) -> Tensor:
-        n, n_ref = self.p.shape[0], self.q.shape[0]
-        slices = batch_slices(n, self.batch_size)
-        ref_slices = batch_slices(n_ref, max(1, n_ref // len(slices)))
-        idx = torch.randperm(n, generator=self.generator, device=self.device)
+    def batches(self, rows: Tensor):
+        """Batches of ``p`` by ``rows``; ``q`` is permuted and cut into as many."""
+        n_ref = self.q.shape[0]
+        ref_slices = batch_slices(n_ref, max(1, n_ref // len(rows)))
         idx_ref = torch.randperm(n_ref, generator=self.generator, device=self.device)
-        losses = torch.empty(len(slices), device=self.device)
-        for b, (s, s_ref) in enumerate(zip(slices, ref_slices, strict=False)):
-            t_p, t_q = scores(self.critic, (self.p[idx[s]],), (self.q[idx_ref[s_ref]],))
-            loss = -bounds.dv(t_p, t_q)
-            self._descend(loss)
-            losses[b] = loss.detach()
-            self.iteration += 1
-        return losses
+        for r, s in zip(rows, ref_slices, strict=False):
+            yield self.p[r], self.q[idx_ref[s]]
 
-    @torch.no_grad()
-    def estimate(self) -> float:
-        """The DV bound on the evaluation samples with the current critic."""
-        return bounds.dv(self.critic(self.p_eval), self.critic(self.q_eval)).item()
+    def loss(self, p: Tensor, q: Tensor) -> Tensor:
+        """Minus the DV bound on a batch of ``p`` and one of ``q``."""
+        return -bounds.dv(*scores(self.critic, (p,), (q,)))

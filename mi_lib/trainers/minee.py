@@ -2,14 +2,16 @@ r"""MI-NEE: mutual information neural entropic estimation (Chan et al., 2019).""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
 from .. import bounds
-from .._checks import as_samples, check_paired, check_positive_int
-from ..critics import Critic, JointCritic
+from .._checks import check_positive_int
+from ..critics import minee_critics
 from ..references import KINDS, ProductReference
-from .base import Trainer, batch_slices, eval_samples, scores, seeded
+from .base import EVAL_PAIRS, Trainer, refuse_keyword, sample_pair, scores
 
 
 class MINEETrainer(Trainer):
@@ -29,23 +31,23 @@ class MINEETrainer(Trainer):
     ----------
     x, y : arrays of shape (n, d_x) and (n, d_y)
         Joint samples.
+    critics : (joint, x_critic, y_critic), optional
+        :math:`t_{XY}(x, y)`, :math:`t_X(x)` and :math:`t_Y(y)`; by default the
+        seeds' architecture for each (see :func:`mi_lib.critics.minee_critics`).
     reference : str or ProductReference
         ``"gaussian"`` (default), ``"uniform"``, or a fitted reference. The
         uniform reference of the MI-NEE paper suits low-dimensional data; in
         higher dimension the data fill a vanishing part of their box and the
         estimate degrades, while the Gaussian one fits any marginals' scale.
-    critics : (joint, x_critic, y_critic), optional
-        Default to the seeds' architecture for each.
-    batch_size, ref_batch_size : int
-        Data and reference samples per minibatch (reference: same as data).
-    eval_data : (x_eval, y_eval), optional
-        Held-out pairs for the estimate; the training pairs by default.
-    eval_ref_size : int, optional
-        Reference samples drawn once for the estimate (50,000 by default).
-    ema : float, optional
-        Decay of a moving average of the critics' weights, used for the
-        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
-        default, as in the seeds) estimates with the trained weights.
+    ref_batch_size : int, optional
+        Reference samples per minibatch (by default as many as data samples).
+    eval_pairs : int
+        Reference pairs :math:`(x', y')` drawn once for the estimate (50,000).
+        ``eval_ref_size``, its former name, is deprecated.
+    **options
+        ``batch_size`` (joint pairs per minibatch, 100), ``lr``,
+        ``eval_data=(x_eval, y_eval)``, ``seed``, ``device``, ``log_dir``,
+        ``progress`` and ``ema``: see :class:`~mi_lib.trainers.base.Trainer`.
     """
 
     def __init__(
@@ -55,58 +57,56 @@ class MINEETrainer(Trainer):
         critics: tuple[nn.Module, nn.Module, nn.Module] | None = None,
         *,
         reference: str | ProductReference = "gaussian",
-        batch_size: int = 100,
         ref_batch_size: int | None = None,
-        lr: float = 1e-3,
-        eval_data=None,
-        eval_ref_size: int | None = None,
+        eval_pairs: int = EVAL_PAIRS,
         seed: int = 0,
-        device=None,
-        log_dir: str | None = None,
-        progress: bool = False,
-        ema: float | None = None,
+        **options,
     ):
-        x, y = as_samples(x, "x"), as_samples(y, "y")
-        check_paired(x, y)
-        dx, dy = x.shape[1], y.shape[1]
-        if critics is None:
-            critics = (
-                seeded(lambda: JointCritic(dx, dy), seed),
-                seeded(lambda: Critic(dx), seed + 1),
-                seeded(lambda: Critic(dy), seed + 2),
-            )
-        if len(critics) != 3:
-            raise ValueError("critics must be a tuple (joint, x_critic, y_critic).")
-        self.joint_critic, self.x_critic, self.y_critic = critics
-        super().__init__(
-            list(critics),
-            lr=lr,
-            seed=seed,
-            device=device,
-            log_dir=log_dir,
-            progress=progress,
-            ema=ema,
+        refuse_keyword(
+            options,
+            "critic",
+            "MINEETrainer trains three critics; pass "
+            "critics=(joint, x_critic, y_critic), e.g. mi_lib.critics.minee_critics().",
         )
-        self.x, self.y = x.to(self.device), y.to(self.device)
-        if isinstance(reference, ProductReference):
-            self.reference = reference
-        elif reference in KINDS:
-            self.reference = ProductReference.fit(self.x, self.y, reference)
-        else:
+        if "eval_ref_size" in options:
+            warnings.warn(
+                "eval_ref_size is deprecated; pass eval_pairs, its new name.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            eval_pairs = options.pop("eval_ref_size")
+        eval_pairs = check_positive_int(eval_pairs, "eval_pairs")
+        if not (isinstance(reference, ProductReference) or reference in KINDS):
             raise ValueError(
                 f"reference must be one of {KINDS} or a ProductReference, "
                 f"got {reference!r}."
             )
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.ref_batch_size = check_positive_int(
-            ref_batch_size or min(batch_size, x.shape[0]), "ref_batch_size"
+        x, y = sample_pair(x, y, ("x", "y"), paired=True)
+        if critics is None:
+            critics = minee_critics(x.shape[1], y.shape[1], seed=seed)
+        if not (
+            isinstance(critics, (tuple, list))
+            and len(critics) == 3
+            and all(isinstance(c, nn.Module) for c in critics)
+        ):
+            raise ValueError(
+                "critics must be a tuple (joint, x_critic, y_critic) of three "
+                f"nn.Modules, got {critics!r}; see mi_lib.critics.minee_critics."
+            )
+        self.joint_critic, self.x_critic, self.y_critic = critics
+        super().__init__(critics, (x, y), paired=True, seed=seed, **options)
+        self.x, self.y = self.data
+        self.x_eval, self.y_eval = self.eval_data
+        if isinstance(reference, ProductReference):
+            self.reference = reference
+        else:
+            self.reference = ProductReference.fit(self.x, self.y, reference)
+        if ref_batch_size is None:
+            ref_batch_size = min(self.batch_size, self.x.shape[0])
+        self.ref_batch_size = check_positive_int(ref_batch_size, "ref_batch_size")
+        self.x_ref_eval, self.y_ref_eval = self.reference.sample(
+            eval_pairs, self._eval_generator()
         )
-        self.x_eval, self.y_eval = eval_samples(
-            eval_data, (self.x, self.y), self.device, paired=True
-        )
-        size = check_positive_int(eval_ref_size or 50_000, "eval_ref_size")
-        eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
-        self.x_ref_eval, self.y_ref_eval = self.reference.sample(size, eval_gen)
 
     def divergences(self, x, y, x_ref, y_ref) -> tuple[Tensor, Tensor, Tensor]:
         r"""The DV bounds on :math:`D(P_{XY}\|P_{X'}P_{Y'})`, :math:`D(P_X\|P_{X'})`
@@ -116,20 +116,23 @@ class MINEETrainer(Trainer):
         d_y = bounds.dv(*scores(self.y_critic, (y,), (y_ref,)))
         return d_xy, d_x, d_y
 
-    def _losses_of_epoch(self) -> Tensor:
-        n = self.x.shape[0]
-        slices = batch_slices(n, self.batch_size)
-        idx = torch.randperm(n, generator=self.generator, device=self.device)
-        losses = torch.empty(len(slices), device=self.device)
-        for b, s in enumerate(slices):
+    def batches(self, rows: Tensor):
+        """Joint pairs by ``rows``, each with fresh reference pairs."""
+        for r in rows:
             x_ref, y_ref = self.reference.sample(self.ref_batch_size, self.generator)
-            d_xy, d_x, d_y = self.divergences(
-                self.x[idx[s]], self.y[idx[s]], x_ref, y_ref
-            )
-            self._descend(-(d_xy + d_x + d_y))
-            losses[b] = (d_x + d_y - d_xy).detach()  # minus the MI estimate
-            self.iteration += 1
-        return losses
+            yield self.x[r], self.y[r], x_ref, y_ref
+
+    def loss(self, x: Tensor, y: Tensor, x_ref: Tensor, y_ref: Tensor) -> Tensor:
+        r"""Minus the batch's estimate :math:`\hat D_{XY} - \hat D_X - \hat D_Y`,
+        with the gradient of :math:`-(\hat D_{XY} + \hat D_X + \hat D_Y)`.
+
+        The critics' parameters are disjoint, so that gradient makes each
+        critic ascend its own DV bound, while the value logged is minus the
+        estimate of the batch.
+        """
+        d_xy, d_x, d_y = self.divergences(x, y, x_ref, y_ref)
+        ascent = -(d_xy + d_x + d_y)
+        return (d_x + d_y - d_xy).detach() + (ascent - ascent.detach())
 
     @torch.no_grad()
     def estimate(self) -> float:

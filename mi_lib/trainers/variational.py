@@ -9,17 +9,32 @@ scores every :math:`(x_i, y_j)` of the batch.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
 from .. import bounds
-from .._checks import as_samples, check_choice, check_paired, check_positive_int
-from ..critics import JointCritic
+from .._checks import check_choice, check_fraction, check_positive, check_positive_int
+from ..critics import JointCritic, seeded
 from ..resample import offdiagonal_pairs, product_indices
-from .base import Trainer, batch_slices, eval_samples, scores, seeded
+from .base import EVAL_PAIRS, Trainer, refuse_keyword, sample_pair, scores
 
-#: The bounds :class:`MITrainer` can maximise.
-BOUNDS = ("dv", "mine", "nwj", "smile", "infonce")
+#: The bounds :class:`MITrainer` maximises, by name: each is a function of the
+#: critic's values on joint pairs and on product pairs, except InfoNCE, a
+#: function of the matrix of scores of every pair of a batch. ``"mine"`` is
+#: DV, trained with MINE's moving average in its gradient (see
+#: :func:`mi_lib.bounds.mine_loss`).
+BOUNDS = {
+    "dv": bounds.dv,
+    "mine": bounds.dv,
+    "nwj": bounds.nwj,
+    "smile": bounds.smile,
+    "infonce": bounds.infonce,
+}
+
+#: Product pairs scored per forward pass of an estimate, which bounds its memory.
+EVAL_CHUNK = 8192
 
 
 class MITrainer(Trainer):
@@ -27,11 +42,11 @@ class MITrainer(Trainer):
 
     ``bound`` is one of ``"dv"``, ``"mine"`` (DV with MINE's moving average in
     the gradient, see :func:`mi_lib.bounds.mine_loss`), ``"nwj"``, ``"smile"``
-    and ``"infonce"``. :meth:`step` returns the same bound evaluated on the
-    evaluation pairs (``"mine"`` evaluates DV) against ``eval_pairs`` product
-    pairs :math:`(x_i, y_j)`, :math:`i \ne j`, of the evaluation samples (all of
-    them when there are fewer), drawn once so that successive estimates are
-    comparable.
+    and ``"infonce"`` (see :data:`BOUNDS`). :meth:`step` returns the same bound
+    evaluated on the evaluation pairs (``"mine"`` evaluates DV) against
+    ``eval_pairs`` product pairs :math:`(x_i, y_j)`, :math:`i \ne j`, of the
+    evaluation samples (all of them when there are fewer), drawn once so that
+    successive estimates are comparable.
 
     Parameters
     ----------
@@ -40,22 +55,18 @@ class MITrainer(Trainer):
     critic : nn.Module, optional
         ``critic(x, y)`` gives ``(n,)`` scores; InfoNCE also calls
         ``critic.pairwise(x, y)``. Defaults to the seeds' :class:`JointCritic`.
-    batch_size : int
-        Joint pairs per minibatch (100, as in the seeds).
     replace : bool
         Resample the product pairs with replacement (default: without).
-    beta : float
+    beta : float in [0, 1)
         MINE's smoothing factor :math:`\beta` (weight of the past average).
-    clip : float
+    clip : float > 0
         SMILE's clipping threshold :math:`\tau`.
-    eval_data : (x_eval, y_eval), optional
-        Held-out pairs for the estimate; the training pairs by default.
     eval_pairs : int
-        Product pairs for the estimate's second term.
-    ema : float, optional
-        Decay of a moving average of the critic's weights, used for the
-        estimate (see :class:`~mi_lib.trainers.base.Trainer`); ``None`` (the
-        default, as in the seeds) estimates with the trained weights.
+        Product pairs for the estimate's second term (50,000).
+    **options
+        ``batch_size`` (joint pairs per minibatch, 100), ``lr``,
+        ``eval_data=(x_eval, y_eval)``, ``seed``, ``device``, ``log_dir``,
+        ``progress`` and ``ema``: see :class:`~mi_lib.trainers.base.Trainer`.
     """
 
     def __init__(
@@ -65,102 +76,81 @@ class MITrainer(Trainer):
         critic: nn.Module | None = None,
         *,
         bound: str = "dv",
-        batch_size: int = 100,
-        lr: float = 1e-3,
         replace: bool = False,
         beta: float = 0.9,
         clip: float = 5.0,
-        eval_data=None,
-        eval_pairs: int = 50_000,
+        eval_pairs: int = EVAL_PAIRS,
         seed: int = 0,
-        device=None,
-        log_dir: str | None = None,
-        progress: bool = False,
-        ema: float | None = None,
+        **options,
     ):
+        refuse_keyword(options, "critics", f"{type(self).__name__} trains one critic=.")
         self.bound = check_choice(bound, "bound", BOUNDS)
-        x, y = as_samples(x, "x"), as_samples(y, "y")
-        check_paired(x, y)
+        self.beta = check_fraction(beta, "beta")
+        self.clip = check_positive(clip, "clip", example="such as 5.0")
+        eval_pairs = check_positive_int(eval_pairs, "eval_pairs")
+        x, y = sample_pair(x, y, ("x", "y"), paired=True)
         if critic is None:
             critic = seeded(lambda: JointCritic(x.shape[1], y.shape[1]), seed)
-        if bound == "infonce" and not hasattr(critic, "pairwise"):
+        self.pairwise = bound == "infonce"  # scores all pairs of a batch
+        if self.pairwise and not hasattr(critic, "pairwise"):
             raise TypeError(
                 "bound='infonce' scores all pairs of a batch; give the critic a "
                 "pairwise(x, y) method (JointCritic and SeparableCritic have one)."
             )
-        if not 0 <= beta < 1:
-            raise ValueError(f"beta must lie in [0, 1), got {beta!r}.")
         self.critic = critic
-        super().__init__(
-            [critic],
-            lr=lr,
-            seed=seed,
-            device=device,
-            log_dir=log_dir,
-            progress=progress,
-            ema=ema,
-        )
-        self.x, self.y = x.to(self.device), y.to(self.device)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.replace, self.beta, self.clip = bool(replace), float(beta), float(clip)
+        super().__init__([critic], (x, y), paired=True, seed=seed, **options)
+        self.x, self.y = self.data
+        self.x_eval, self.y_eval = self.eval_data
+        self.replace = bool(replace)
         self.log_avg = None  # MINE's moving average, in the log domain
-        self.x_eval, self.y_eval = eval_samples(
-            eval_data, (self.x, self.y), self.device, paired=True
-        )
-        m = self.x_eval.shape[0]
-        eval_gen = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self._bound = BOUNDS[bound]
+        if self._bound is bounds.smile:
+            self._bound = partial(bounds.smile, clip=self.clip)
         self.eval_j, self.eval_k = offdiagonal_pairs(
-            m, check_positive_int(eval_pairs, "eval_pairs"), eval_gen, self.device
+            self.x_eval.shape[0], eval_pairs, self._eval_generator(), self.device
         )
 
-    def _loss(self, xb: Tensor, yb: Tensor, xq: Tensor | None, yq: Tensor | None):
-        if self.bound == "infonce":
-            return -bounds.infonce(self.critic.pairwise(xb, yb))
-        t_p, t_q = scores(self.critic, (xb, yb), (xq, yq))
+    def batches(self, rows: Tensor):
+        """Joint pairs by ``rows`` and, unless the bound is InfoNCE, as many
+        product pairs ``(x[j], y[k])`` resampled for the epoch."""
+        if self.pairwise:
+            for r in rows:
+                yield self.x[r], self.y[r]
+            return
+        n = self.x.shape[0]
+        j, k = product_indices(n, n, self.replace, self.generator, self.device)
+        j, k = j[: rows.numel()].view_as(rows), k[: rows.numel()].view_as(rows)
+        for r, jr, kr in zip(rows, j, k, strict=True):
+            yield self.x[r], self.y[r], self.x[jr], self.y[kr]
+
+    def loss(self, x: Tensor, y: Tensor, x_prod=None, y_prod=None) -> Tensor:
+        """Minus the bound on joint pairs ``(x, y)`` and product pairs (MINE:
+        its loss with the moving average, which updates :attr:`log_avg`)."""
+        if self.pairwise:
+            return -self._bound(self.critic.pairwise(x, y))
+        t_p, t_q = scores(self.critic, (x, y), (x_prod, y_prod))
         if self.bound == "mine":
             loss, self.log_avg = bounds.mine_loss(t_p, t_q, self.log_avg, self.beta)
             return loss
-        if self.bound == "smile":
-            return -bounds.smile(t_p, t_q, self.clip)
-        return -(bounds.dv if self.bound == "dv" else bounds.nwj)(t_p, t_q)
-
-    def _losses_of_epoch(self) -> Tensor:
-        n = self.x.shape[0]
-        slices = batch_slices(n, self.batch_size)
-        idx = torch.randperm(n, generator=self.generator, device=self.device)
-        if self.bound != "infonce":
-            j, k = product_indices(n, n, self.replace, self.generator, self.device)
-        losses = torch.empty(len(slices), device=self.device)
-        for b, s in enumerate(slices):
-            xb, yb = self.x[idx[s]], self.y[idx[s]]
-            if self.bound == "infonce":
-                loss = self._loss(xb, yb, None, None)
-            else:
-                loss = self._loss(xb, yb, self.x[j[s]], self.y[k[s]])
-            self._descend(loss)
-            losses[b] = loss.detach()
-            self.iteration += 1
-        return losses
+        return -self._bound(t_p, t_q)
 
     @torch.no_grad()
     def estimate(self) -> float:
         """The trained bound on the evaluation pairs (DV for ``"mine"``)."""
-        if self.bound == "infonce":
+        if self.pairwise:
             return self._infonce_eval().item()
         t_p = self.critic(self.x_eval, self.y_eval)
         t_q = torch.cat(
             [
                 self.critic(self.x_eval[j], self.y_eval[k])
                 for j, k in zip(
-                    self.eval_j.split(8192), self.eval_k.split(8192), strict=True
+                    self.eval_j.split(EVAL_CHUNK),
+                    self.eval_k.split(EVAL_CHUNK),
+                    strict=True,
                 )
             ]
         )
-        if self.bound == "nwj":
-            return bounds.nwj(t_p, t_q).item()
-        if self.bound == "smile":
-            return bounds.smile(t_p, t_q, self.clip).item()
-        return bounds.dv(t_p, t_q).item()
+        return self._bound(t_p, t_q).item()
 
     def _infonce_eval(self) -> Tensor:
         """InfoNCE averaged over evaluation blocks of ``batch_size`` pairs.
