@@ -64,3 +64,25 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+
+# Tamper check (scripts/tamper_check.py): after the grades are saved, the cells
+# the student wrote are read with Python's ast; what no answer needs (rebinding
+# torch.allclose, IPython hooks, exec, ...) is flagged: a comment on the cell,
+# the grades from that cell on marked for manual grading, the submission
+# flagged, one log line per flag and a summary at the end of the run.
+def _autograde_preprocessors():
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    from scripts.tamper_check import TamperCheck
+
+    steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    steps.insert(steps.index(SaveAutoGrades) + 1, TamperCheck)
+    return steps
+
+
+c.Autograde.autograde_preprocessors = _autograde_preprocessors()
+c.Autograde.post_convert_hook = "scripts.tamper_check.report_hook"
+# `nbgrader export` adds the columns needs_manual_grade and tamper_flags.
+c.ExportApp.plugin_class = "scripts.tamper_check.FlaggedCsvExport"
