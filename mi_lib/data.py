@@ -13,6 +13,7 @@ unchanged, which gives non-Gaussian data with the same known value.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,13 +42,13 @@ def rho_for_mi(mi: float, dim: int = 1) -> float:
 
     Inverts :func:`gaussian_mi`: :math:`\rho = \sqrt{1 - e^{-2I/d}}`.
     """
-    if not (isinstance(mi, (int, float)) and math.isfinite(mi) and mi >= 0):
+    if not (isinstance(mi, numbers.Real) and math.isfinite(mi) and mi >= 0):
         raise ValueError(f"mi must be a finite number >= 0 nats, got {mi!r}.")
     return math.sqrt(-math.expm1(-2.0 * mi / check_positive_int(dim, "dim")))
 
 
 def _check_rho(rho) -> None:
-    if not (isinstance(rho, (int, float)) and -1 < rho < 1):
+    if not (isinstance(rho, numbers.Real) and -1 < rho < 1):
         raise ValueError(f"rho must be a correlation in (-1, 1), got {rho!r}.")
 
 
