@@ -491,10 +491,10 @@ class _Visitor(ast.NodeVisitor):
     def _target(self, target, verb: str, value=None) -> None:
         if isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
-                self._target(elt, verb, ast.Name("?"))
+                self._target(elt, verb)
             return
         if isinstance(target, ast.Starred):
-            self._target(target.value, verb, ast.Name("?"))
+            self._target(target.value, verb)
             return
         if isinstance(target, ast.Name):
             name = target.id
@@ -505,7 +505,7 @@ class _Visitor(ast.NodeVisitor):
             elif (
                 self.depth == 0
                 and name in SHADOWED_BUILTINS
-                and isinstance(value, (ast.Lambda, ast.Name, ast.Attribute, ast.Call))
+                and isinstance(value, (ast.Lambda, ast.Name, ast.Attribute))
             ):
                 self.flag(target, "module-name", f"{verb} the built-in name {name}")
             elif name in INTROSPECTION_NAMES:
@@ -528,7 +528,7 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_AugAssign(self, node):
-        self._target(node.target, "assigns", node.value)
+        self._target(node.target, "assigns")
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node):
@@ -603,12 +603,7 @@ class _Visitor(ast.NodeVisitor):
                 target = node.args[0]
                 on_library = self.library_path(target) is not None
                 is_self = isinstance(target, ast.Name) and target.id == "self"
-                constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-                if (
-                    on_library
-                    or (name in ("setattr", "delattr") and not is_self)
-                    or (name == "getattr" and not constant)
-                ):
+                if on_library or (name in ("setattr", "delattr") and not is_self):
                     what = _dotted(target) or ast.unparse(target)
                     self.flag(node, "dynamic-code", f"calls {name}() on {what}")
         elif isinstance(func, ast.Attribute):
