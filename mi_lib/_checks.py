@@ -103,6 +103,17 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_seed(value, name: str = "seed") -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 0 (NumPy's too)."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Integral)
+        or value < 0
+    ):
+        raise ValueError(f"{name} must be an integer >= 0, such as 0; got {value!r}.")
+    return int(value)
+
+
 def check_real(
     value,
     name: str,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_seed
 
 
 def mlp(
@@ -154,7 +154,7 @@ def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
     the global random state, so that a critic's initial weights depend on
     ``seed`` alone."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(check_seed(seed))
         return factory()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -28,28 +30,63 @@ def plot_samples(x, y=None, names=("X", "Y"), **kwargs) -> sns.PairGrid:
     return grid
 
 
+def takes_pair(critic) -> bool:
+    """Whether ``critic`` is called as ``critic(x, y)`` (a critic of pairs)
+    rather than ``critic(z)``, from the positional parameters of its
+    ``forward``; raise if that does not tell."""
+    forward = getattr(critic, "forward", critic)
+    try:
+        params = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature
+        params = []
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty
+    ]
+    if len(positional) in (1, 2) and not any(
+        p.kind == p.VAR_POSITIONAL for p in params
+    ):
+        return len(positional) == 2
+    raise ValueError(
+        f"cannot tell whether {type(critic).__name__} is called as critic(x, y) "
+        "or critic(z) from its forward's parameters; pass pair=True for "
+        "critic(x, y) or pair=False for critic(z)."
+    )
+
+
 @torch.no_grad()
 def plot_critic(
-    critic, xlim=(-5, 5), ylim=(-5, 5), grid: int = 50, ax=None, title=None
+    critic,
+    xlim=(-5, 5),
+    ylim=(-5, 5),
+    grid: int = 50,
+    ax=None,
+    title=None,
+    pair: bool | None = None,
 ):
     """Heat map of a critic of two scalars, ``critic(x, y)`` or ``critic(z)``.
 
     Evaluates the critic on a ``grid`` x ``grid`` mesh of the box
-    ``xlim`` x ``ylim`` and draws it with a colour bar.
+    ``xlim`` x ``ylim`` and draws it with a colour bar. ``pair`` says how to
+    call it: ``critic(x, y)`` (``True``) or ``critic(z)`` with ``z = [x, y]``
+    (``False``); by default, as many tensors as its ``forward`` takes.
     """
+    if pair is None:
+        pair = takes_pair(critic)
     gx, gy = np.meshgrid(
         np.linspace(*xlim, grid), np.linspace(*ylim, grid), indexing="ij"
     )
-    param = next(critic.parameters())
-    as_col = lambda a: torch.as_tensor(  # noqa: E731
-        a.reshape(-1, 1), dtype=param.dtype, device=param.device
+    param = next(critic.parameters(), torch.empty(0))
+    xs, ys = (
+        torch.as_tensor(a.reshape(-1, 1), dtype=param.dtype, device=param.device)
+        for a in (gx, gy)
     )
     was_training = critic.training
     critic.eval()
     try:
-        values = critic(as_col(gx), as_col(gy))
-    except TypeError:  # a critic of one argument z = (x, y)
-        values = critic(torch.cat([as_col(gx), as_col(gy)], dim=1))
+        values = critic(xs, ys) if pair else critic(torch.cat([xs, ys], dim=1))
     finally:
         critic.train(was_training)
     values = values.reshape(gx.shape).cpu().numpy()

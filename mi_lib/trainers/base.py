@@ -21,6 +21,7 @@ from .._checks import (
     check_positive_int,
     check_real,
     check_same_dim,
+    check_seed,
 )
 from ..critics import seeded  # noqa: F401  (its former home; import from critics)
 from ..device import resolve_device
@@ -148,9 +149,10 @@ class Trainer:
 
     Writing a trainer
     -----------------
-    A subclass checks its data (see :func:`sample_pair`), builds its critics,
-    calls ``super().__init__(critics, data, paired=..., **options)`` and
-    supplies two methods:
+    ``Trainer(critics, (a, b), paired=..., **options)`` trains the list of
+    networks ``critics`` on the samples ``a`` and ``b``: paired samples (row
+    ``i`` of each forms one joint sample) or samples of two distributions
+    (``paired=False``). A subclass supplies two methods:
 
     - :meth:`batches`: the minibatches of one epoch, as tuples of tensors,
       from the rows of a fresh permutation of the training samples;
@@ -158,7 +160,10 @@ class Trainer:
 
     :meth:`estimate` defaults to minus the loss of all evaluation samples taken
     as one batch, which is the bound itself when the loss is minus a bound;
-    trainers whose estimate differs from their loss override it.
+    trainers whose estimate differs from their loss override it. Trainers
+    with defaults of their own (a default critic needs the data's dimension)
+    also override ``__init__``, check the data with :func:`sample_pair`, and
+    pass the rest of the options on.
 
     Attributes
     ----------
@@ -188,6 +193,7 @@ class Trainer:
         ema: float | None = None,
     ):
         lr = check_positive(lr, "lr", example="such as 1e-3")
+        seed = check_seed(seed)
         if ema is not None:
             ema = check_real(ema, "ema", 0.0, 1.0, example="such as 0.9, or None")
         self.batch_size = check_positive_int(batch_size, "batch_size")
@@ -199,6 +205,12 @@ class Trainer:
         )
         self.ema = ema
         self._average = [p.detach().clone() for p in self.params] if ema else None
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError(
+                "data must be a pair (a, b) of sample arrays, such as (x, y); "
+                f"got {type(data).__name__}."
+            )
+        data = sample_pair(*data, ("data[0]", "data[1]"), paired=paired)
         self.data = tuple(d.to(self.device) for d in data)
         self.eval_data = eval_samples(eval_data, self.data, self.device, paired)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)

@@ -40,6 +40,13 @@ class DVTrainer(Trainer):
         self.critic = critic
         super().__init__([critic], (p, q), paired=False, seed=seed, **options)
         self.p, self.q = self.data
+        batches = p.shape[0] // min(self.batch_size, p.shape[0])
+        if q.shape[0] < batches:
+            raise ValueError(
+                f"q has {q.shape[0]} samples but p is split into {batches} batches "
+                "per epoch, each paired with a batch of q; pass at least as many "
+                "samples of q as batches, or a larger batch_size."
+            )
         self.p_eval, self.q_eval = self.eval_data
 
     def batches(self, rows: Tensor):

@@ -29,6 +29,40 @@ def test_critic_heat_map_shows_the_critics_values():
     plt.close("all")
 
 
+class Scaled(torch.nn.Module):
+    """A critic that takes any number of inputs: its call cannot be inferred."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = Critic(2)
+
+    def forward(self, *inputs):
+        return self.inner(torch.cat(inputs, dim=1))
+
+
+def test_the_way_to_call_the_critic_is_decided_not_guessed():
+    with pytest.raises(ValueError, match=r"pass pair=True for critic\(x, y\)"):
+        plot_critic(Scaled(), grid=5)
+    for pair in (True, False):  # either call works once it is stated
+        ax = plot_critic(Scaled(), grid=5, pair=pair)
+        assert ax.collections[0].get_array().size == 25
+    plt.close("all")
+
+
+def test_a_type_error_inside_the_critic_is_not_swallowed():
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x, y):
+            raise TypeError("a bug in the critic")
+
+    with pytest.raises(TypeError, match="a bug in the critic"):
+        plot_critic(Broken(), grid=5)
+    plt.close("all")
+
+
 def test_history_plot_draws_each_curve_and_the_truth():
     ax = plot_history({"a": [(1, 0.1), (2, 0.2)], "b": [(1, 0.3)]}, ground_truth=0.5)
     assert len(ax.lines) == 3

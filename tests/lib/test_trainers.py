@@ -2,20 +2,25 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from mi_lib import (
     CorrelatedGaussian,
+    Critic,
     DVTrainer,
     JointCritic,
     MINEETrainer,
     MINETrainer,
     MITrainer,
     ProductReference,
+    bounds,
     seed_task,
 )
+from mi_lib.trainers import Trainer
+from mi_lib.trainers.base import scores
 
 TASK = seed_task(0)
 # The oracle critic (the true log density ratio) on the seeds' 1000 samples:
@@ -60,6 +65,63 @@ def test_variational_bounds_converge_on_a_small_problem(bound):
     assert estimate == pytest.approx(sample_mi, abs=0.12)
     if bound == "infonce":
         assert estimate <= math.log(100)
+
+
+class NWJTrainer(Trainer):
+    """A new trainer in two pieces: D(P || Q) by the NWJ bound."""
+
+    def batches(self, rows):
+        p, q = self.data
+        for r in rows:
+            yield p[r], q[r]
+
+    def loss(self, p, q):
+        return -bounds.nwj(*scores(self.critics[0], (p,), (q,)))
+
+
+def test_a_new_trainer_needs_only_its_batches_and_its_loss():
+    # D(N(1, 1) || N(0, 1)) = 1/2; the optimal NWJ critic is log(p/q) + 1
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(1, 1, (2000, 1)), rng.normal(0, 1, (2000, 1))
+    p_eval, q_eval = rng.normal(1, 1, (4000, 1)), rng.normal(0, 1, (4000, 1))
+    trainer = NWJTrainer(
+        [Critic(1, hidden=32, sigma=None)],
+        (p, q),
+        paired=False,
+        eval_data=(p_eval, q_eval),
+        batch_size=200,
+        lr=1e-2,
+        ema=0.9,
+        seed=0,
+    )
+    for _ in range(3):
+        estimate = trainer.step(5)
+    assert trainer.iteration == 150 and len(trainer.history) == 3
+    # the estimate's sampling noise: that of the optimal critic on these samples
+    t_p = p_eval[:, 0] - 0.5 + 1
+    stderr = math.sqrt((t_p.var() + np.exp(q_eval[:, 0] - 0.5).var()) / 4000)
+    assert estimate == pytest.approx(0.5, abs=4 * stderr)  # 4 stderr is about 0.08
+    # the default estimate is minus the loss on all evaluation samples
+    with torch.no_grad():
+        critic = trainer.critics[0]
+        held_out = bounds.nwj(
+            critic(trainer.eval_data[0]), critic(trainer.eval_data[1])
+        )
+    assert estimate == pytest.approx(held_out.item(), abs=1e-6)
+
+
+def test_the_loop_counts_the_batches_a_trainer_yields():
+    class FirstHalf(NWJTrainer):
+        def batches(self, rows):
+            p, q = self.data
+            for r in rows[: len(rows) // 2]:
+                yield p[r], q[r]
+
+    z = torch.randn(1000, 1)
+    trainer = FirstHalf([Critic(1)], (z + 1, z), paired=False, batch_size=100)
+    losses = trainer._losses_of_epoch()
+    assert losses.shape == (5,) and trainer.iteration == 5
+    assert torch.isfinite(losses).all()
 
 
 class Recorder(nn.Module):
@@ -265,4 +327,5 @@ def test_trainers_run_on_cuda():
         DVTrainer(TASK.xy, TASK.xy_ref, device="cuda"),
     ):
         assert math.isfinite(trainer.step(2))
-        assert next(trainer.modules[0].parameters()).is_cuda
+        assert next(trainer.critics[0].parameters()).is_cuda
+        assert trainer.data[0].is_cuda and trainer.eval_data[1].is_cuda
