@@ -184,3 +184,15 @@ def test_seeds_must_be_non_negative_integers(seed):
     x, y = mi_lib.CorrelatedGaussian(0.5).sample(100, seed=0)
     with pytest.raises(ValueError, match=r"seed must be an integer >= 0, such as 0"):
         mi_lib.MINETrainer(x, y, seed=seed)
+
+
+def test_the_base_trainer_checks_its_data():
+    from mi_lib.trainers import Trainer
+
+    x, y = mi_lib.CorrelatedGaussian(0.5).sample(100, seed=0)
+    with pytest.raises(ValueError, match=r"data must be a pair \(a, b\).*ndarray"):
+        Trainer([mi_lib.Critic(1)], x, paired=True)
+    with pytest.raises(ValueError, match="data\\[0\\] has 100 samples but data\\[1\\]"):
+        Trainer([mi_lib.JointCritic()], (x, y[:50]), paired=True)
+    with pytest.raises(ValueError, match="data\\[0\\] has dimension 1 but data\\[1\\]"):
+        Trainer([mi_lib.Critic(1)], (x, np.hstack([x, y])), paired=False)
