@@ -4,6 +4,12 @@ An exercise that asks for, say, the DV bound must not be passed by an answer
 that calls :func:`mi_lib.bounds.dv`, the library's copy of the answer key.
 :func:`call_without` runs the student's function while watching every Python
 call it makes, however the forbidden function was imported or renamed.
+
+The tests run in the student's kernel, after the student's code. The locked
+setup cell of each chapter calls :func:`guard_notebook`, which records the
+functions the tests rely on; every test cell first calls
+:func:`verify_untampered`, which fails, naming it, if one was replaced (and puts
+it back). INSTRUCTORS.md states what this catches and what it cannot.
 """
 
 from __future__ import annotations
