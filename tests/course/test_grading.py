@@ -172,12 +172,80 @@ WRONG = {
             ],
         ),
     ],
+    "08_mi_gan": [
+        (  # modes from the nearest means, high quality or not: right on clean data
+            "ch8-metrics-code",
+            [
+                "distance, nearest = torch.cdist(samples, means).min(dim=1)\n"
+                "good = distance < 3 * std\n"
+                "counts = torch.bincount(nearest[good], minlength=len(means))\n"
+                "counts = counts.double()\n"
+                "p = counts[counts > 0] / counts.sum()\n"
+                "kl = (p * torch.log(len(means) * p)).sum()\n"
+                "modes = len(torch.unique(nearest))\n"
+                "return int(modes), good.double().mean().item(), kl.item()"
+            ],
+        ),
+        (  # one scale per tensor: right when there is a single tensor
+            "ch8-clip-code",
+            [
+                "g, scales = [], []\n"
+                "for a, b in zip(g_loss, g_mi, strict=True):\n"
+                "    na, nb = a.norm(), b.norm()\n"
+                "    s = 1.0 if nb == 0 else (torch.minimum(na, nb) / nb).item()\n"
+                "    g.append(a - beta * s * b)\n"
+                "    scales.append(s)\n"
+                "return g, min(scales)"
+            ],
+        ),
+        (  # the MI term added, not subtracted: the generator minimises the MI
+            "ch8-step-code",
+            [
+                "mi = regularizer(fake, z)\n"
+                "params = list(generator.parameters())\n"
+                "g_loss = torch.autograd.grad(loss, params, retain_graph=True)\n"
+                "g_mi = torch.autograd.grad(mi, params)\n"
+                "if clip:\n"
+                "    g, s = clipped_gradient(g_loss, [-t for t in g_mi], beta)\n"
+                "else:\n"
+                "    g, s = [a + beta * b for a, b in zip(g_loss, g_mi)], 1.0\n"
+                "for p, grad in zip(params, g, strict=True):\n"
+                "    p.grad = grad\n"
+                "optimizer.step()\n"
+                "return {'loss': loss.item(), 'mi': mi.item(), 'scale': float(s)}"
+            ],
+        ),
+    ],
 }
 
 # Answers that only wrap the mi_lib function holding the key. An exercise whose
 # hidden test runs ``call_without(mi_lib.<key>, <function>, ...)`` gets one
 # written for it; list here the others (classes, methods, keys in a variable).
 WRAPPERS: dict[str, list[tuple[str, str]]] = {
+    "08_mi_gan": [
+        (
+            "ch8-metrics-code",
+            "def mode_metrics(samples, means, std):\n"
+            "    m = mi_lib.mode_metrics(samples, means, std)\n"
+            "    return m.modes, m.high_quality, m.kl\n",
+        ),
+        (
+            "ch8-clip-code",
+            "def clipped_gradient(g_loss, g_mi, beta=1.0):\n"
+            "    from mi_lib.regularizer import clip_scale, global_norm\n"
+            "\n"
+            "    s = clip_scale(global_norm(g_loss), global_norm(g_mi))\n"
+            "    return [a - beta * s * b for a, b in zip(g_loss, g_mi)], s\n",
+        ),
+        (
+            "ch8-step-code",
+            [
+                "return mi_lib.gan.generator_step(\n"
+                "    generator, discriminator, regularizer, z, optimizer, beta, clip\n"
+                ")"
+            ],
+        ),
+    ],
     "02_dv_bound": [
         (
             "ch2-critic-code",
