@@ -3,8 +3,8 @@
 Every script and test that asks what a cell is, or what a student may see of it,
 asks this module, and this module asks nbgrader 0.9.6:
 
-- the kind of a cell comes from ``nbgrader.utils`` (``is_solution``, ``is_grade``,
-  ``is_locked``): an *answer* is a code cell the student writes, a *written answer*
+- the kind of a cell comes from ``nbgrader.utils`` (``is_solution``,
+  ``is_grade``): an *answer* is a code cell the student writes, a *written answer*
   a markdown cell the student writes (graded by hand), a *test* a graded read-only
   code cell;
 - a solution or hidden-test region is delimited as nbgrader delimits it: by the
@@ -112,11 +112,6 @@ def is_test(cell) -> bool:
         and bool(utils.is_grade(cell))
         and not utils.is_solution(cell)
     )
-
-
-def is_locked(cell) -> bool:
-    """A cell nbgrader restores from the instructor's version when it grades."""
-    return bool(utils.is_locked(cell))
 
 
 def grade_id(cell) -> str | None:

@@ -36,8 +36,8 @@ from scripts.nbgrader_cells import (  # noqa: F401 (re-exported for the tests)
     is_answer,
     is_test,
     test_points,
+    total_points,
 )
-from scripts.nbgrader_cells import metadata as meta  # noqa: F401
 
 SOLUTION_MARKERS = nbgrader_cells.delimiters()[nbgrader_cells.SOLUTION]
 HIDDEN_BEGIN = nbgrader_cells.delimiters()[nbgrader_cells.HIDDEN_TEST][0]

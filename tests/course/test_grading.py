@@ -642,11 +642,7 @@ def test_export_csv_and_feedback(graded, assignment):
     assert set(res.run.students) <= set(rows), (
         f"export CSV misses students:\n{res.log[-2000:]}"
     )
-    total = sum(
-        float(gh.meta(c)["points"])
-        for c in plan.source.cells
-        if gh.meta(c).get("grade")
-    )
+    total = gh.total_points(plan.source)
     auto = sum(plan.points.values())
     assert float(rows["solution"]["score"]) == pytest.approx(auto)
     assert float(rows["solution"]["max_score"]) == pytest.approx(total)
