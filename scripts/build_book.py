@@ -143,17 +143,25 @@ class Stage:
 
 
 def launch_links(config: dict, release_path: str) -> list[tuple[str, str]]:
-    """``(name, url)`` of each launch service set in ``course_launch``."""
-    repo_url = (config.get("repository") or {}).get("url", "").rstrip("/")
+    """``(name, url)`` of each launch service set in ``course_launch``.
+
+    An entry is left out when its url is empty, or when it needs the repository
+    (``{repo_url}`` or ``{org_repo}``) and ``repository.url`` is empty, so that
+    the book never links to a stand-in.
+    """
+    repo_url = ((config.get("repository") or {}).get("url") or "").rstrip("/")
     branch = (config.get("repository") or {}).get("branch", "main")
     org_repo = urlparse(repo_url).path.strip("/").removesuffix(".git")
     links = []
     for entry in config.get("course_launch") or []:
-        if entry.get("url"):
-            url = entry["url"].format(
-                path=release_path, repo_url=repo_url, org_repo=org_repo, branch=branch
-            )
-            links.append((entry["name"], url))
+        template = entry.get("url") or ""
+        needs_repository = "{repo_url}" in template or "{org_repo}" in template
+        if not template or (needs_repository and not repo_url):
+            continue
+        url = template.format(
+            path=release_path, repo_url=repo_url, org_repo=org_repo, branch=branch
+        )
+        links.append((entry["name"], url))
     return links
 
 
