@@ -27,7 +27,10 @@ pytestmark = pytest.mark.slow  # runs nbgrader autograde (minutes)
 
 ASSIGNMENTS = gh.ASSIGNMENTS
 
-SEEDS = (1, 2)  # and the default seed 0 of the main run
+# With the default seed 0 of the main run: three seeds. 34 draws rho = 0.9992
+# (3.2 nats), where tolerances that ignored the standard error failed the solution;
+# benchmarks/bench_seeds.py checks seeds 0-99 without nbgrader.
+SEEDS = (1, 34)
 # The looping answer is graded with SEEDS[-1], its answer cells limited to this:
 LOOP_TIMEOUT = int(os.environ.get("MI_GRADING_LOOP_TIMEOUT", "5"))
 
