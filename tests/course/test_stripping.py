@@ -150,19 +150,20 @@ def test_book_and_release_strip_every_cell_alike():
     the committed release, written answers up to the book's placeholder; other
     markdown cells are left as the instructor wrote them.
     """
-    checked = total = 0
+    cells = 0
     for md in bh.chapters().values():
         name = md.stem
         source = jupytext.read(md)
         book = book_strip.strip_for_students(source, name)
         release = nbformat.read(bh.RELEASE_DIR / name / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in release.cells if c.cell_type == "code"] == [
-            c.source for c in book.cells if c.cell_type == "code"
-        ], f"{name}: the book's code cells differ from the release's"
+        code = [c.source for c in book.cells if c.cell_type == "code"]
+        assert code == [c.source for c in release.cells if c.cell_type == "code"], (
+            f"{name}: the book's code cells differ from the release's "
+            "(if the sources changed: make release)"
+        )
         for index, (mine, instructor) in enumerate(
             zip(book.cells, source.cells, strict=True)
         ):
-            total += 1
             where = f"{name}, cell {index}"
             if nbgrader_cells.is_written_answer(instructor):
                 gid = nbgrader_cells.grade_id(instructor)
@@ -171,12 +172,8 @@ def test_book_and_release_strip_every_cell_alike():
                 assert mine.source == book_strip.WRITTEN_PLACEHOLDER, where
             elif instructor.cell_type == "markdown":
                 assert mine.source == instructor.source, where
-            checked += 1
-    assert (
-        checked
-        == total
-        == sum(len(jupytext.read(md).cells) for md in bh.chapters().values())
-    )
+            cells += 1
+    assert cells >= 231, f"only {cells} cells compared"
 
 
 def test_model_answers_are_the_written_answers():
