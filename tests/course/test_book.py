@@ -159,6 +159,8 @@ def test_chapters_offer_a_launch_link(book):
             ".course-open-notebook a.external"
         )
         hrefs = [a["href"] for a in anchors]
+        # the configured services and nothing else (no link to a stand-in)
+        assert len(hrefs) == len(links), f"{doc}: launch links {hrefs}"
         for _, url in links:
             assert any(f"release/{name}/{name}.ipynb" in h for h in hrefs), (
                 f"{doc}: no launch link for {url}"
