@@ -138,7 +138,7 @@ _SYS_ATTRS = frozenset(
 # event callbacks that libraries register themselves (matplotlib's inline backend)
 _CALLBACK_LIBRARIES = frozenset(
     {"matplotlib_inline", "matplotlib", "ipykernel", "IPython", "ipywidgets"}
-    | {"tqdm", "comm", "jupyter_client", "traitlets"}
+    | {"tqdm", "comm", "jupyter_client", "traitlets", "ipympl", "plotly", "bokeh"}
 )
 
 
@@ -196,6 +196,21 @@ def _is_notebook_code(value, cell_dirs) -> bool:
     )
 
 
+def _library_wrapper(value, original, cell_dirs) -> bool:
+    """Whether ``value`` is library code wrapping ``original`` (``__wrapped__``),
+    as ``torch.optim.Optimizer`` does to ``step`` and dynamo to ``manual_seed``."""
+    if value is _MISSING or _is_notebook_code(value, cell_dirs):
+        return False
+    inner = value
+    for _ in range(8):
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is None:
+            return False
+        if inner is original:
+            return True
+    return False
+
+
 def _loaded_names(source: str) -> set[str]:
     """The names a cell's source reads (``abs``, ``torch``, ...)."""
     import ast
@@ -212,11 +227,9 @@ def _loaded_names(source: str) -> set[str]:
 
 
 def _shell():
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
+    """The running IPython shell, or None (IPython is not imported for nothing)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
 
 
 class _Slot:
@@ -286,14 +299,14 @@ def _make_guard():
                     continue
                 if module is sys:
                     if name in _SYS_ATTRS:
-                        table.append((module, name, value))
+                        table.append([module, name, value])
                 elif callable(value) and not inspect.ismodule(value):
-                    table.append((module, name, value))
+                    table.append([module, name, value])
         class_keys = []
         for cls in _watched_classes(modules):
             for name, value in list(vars(cls).items()):
                 if name not in _CLASS_SKIPPED:
-                    table.append((cls, name, value))
+                    table.append([cls, name, value])
             class_keys.append((cls, frozenset(vars(cls))))
         state.update(
             table=table,
@@ -304,7 +317,7 @@ def _make_guard():
             callbacks={},
             user_modules={},
         )
-        shell = _shell()
+        shell = state["shell"] = _shell()  # kept: later lookups could be faked
         if shell is not None:
             slots = [_Slot(shell, name) for name in _SHELL_ATTRS]
             kernel = getattr(shell, "kernel", None)
@@ -333,10 +346,16 @@ def _make_guard():
     def scan(source: str | None) -> list[str]:
         """What differs from the record, each put back; [] when nothing does."""
         found = []
-        for owner, name, original in state["table"]:
-            if vars(owner).get(name, _MISSING) is not original:
-                found.append(f"{_owner_name(owner)}.{name}")
-                _quietly(setattr, owner, name, original)
+        for entry in state["table"]:
+            owner, name, original = entry
+            now = vars(owner).get(name, _MISSING)
+            if now is original:
+                continue
+            if _library_wrapper(now, original, state["cell_dirs"]):
+                entry[2] = now  # torch wraps some of its own functions lazily
+                continue
+            found.append(f"{_owner_name(owner)}.{name}")
+            _quietly(setattr, owner, name, original)
         for cls, keys in state["class_keys"]:
             for name in sorted(set(vars(cls)) - keys):
                 found.append(f"{cls.__name__}.{name} (added)")
@@ -349,7 +368,7 @@ def _make_guard():
             found.append("sys.settrace/sys.setprofile (a trace function is set)")
             sys.settrace(state["trace"][0])
             sys.setprofile(state["trace"][1])
-        shell = _shell()
+        shell = state["shell"]
         if shell is None:
             return found
         for slot in state["slots"]:
@@ -445,7 +464,7 @@ def _make_guard():
                 "mi_lib.grading.guard_notebook(): run the notebook from the top."
             )
         source = None
-        if _shell() is not None:
+        if state["shell"] is not None:
             import linecache
 
             filename = sys._getframe(1).f_code.co_filename
