@@ -23,8 +23,14 @@ with the error of the oracle critic (the true log density ratio) on the same
 samples as the floor no estimator can beat on average; (2) the iterations each
 trainer needs (the seeds' trainer: to first reach its own final MAE; mi_lib:
 to first reach MAE <= 0.03), then the wall time of a fresh run to that point,
-its estimate included, and the speed-up; (3) training iterations per second
-against bare PyTorch loops of the same computation (the overhead-free limit).
+its estimate included, and the speed-up; (3) MI-NEE against the seeds' own
+way of computing it, three runs of their ``DVTrainer`` (seed-002, a faithful
+copy in seed_dv_baseline.py), one per divergence against the task's N(0, I)
+reference samples, on the seeds' schedule (100 epochs of 10 iterations):
+their final MAE and time, then MI-NEE with the library's settings timed to
+that MAE, and the default ``estimate_mi(method="minee")`` call; (4) training
+iterations per second against bare PyTorch loops of the same computation (the
+overhead-free limit).
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_estimators.py``;
 ``--first-seed 5`` repeats it on seeds 5-9, fresh samples of the same task.
@@ -43,13 +49,17 @@ import torch
 
 import mi_lib
 from mi_lib import bounds
+from mi_lib.critics import minee_critics, seeded
 from mi_lib.references import ProductReference
-from mi_lib.trainers.base import seeded
 
 try:
+    from seed_dv_baseline import DVTrainer as SeedDVTrainer
+    from seed_dv_baseline import Net as SeedDVNet
     from seed_mine_baseline import MINETrainer as SeedMINETrainer
     from seed_mine_baseline import Net as SeedNet
 except ImportError:  # run as a module from the repo root
+    from benchmarks.seed_dv_baseline import DVTrainer as SeedDVTrainer
+    from benchmarks.seed_dv_baseline import Net as SeedDVNet
     from benchmarks.seed_mine_baseline import MINETrainer as SeedMINETrainer
     from benchmarks.seed_mine_baseline import Net as SeedNet
 
@@ -107,15 +117,8 @@ def make_mine_fast(seed):
 
 def make_minee_fast(seed):
     x, y = data(seed)
-    width = FAST_WIDTH
-    critics = (
-        seeded(lambda: mi_lib.JointCritic(hidden=width, sigma=None), seed),
-        seeded(lambda: mi_lib.Critic(1, hidden=width, sigma=None), seed + 1),
-        seeded(lambda: mi_lib.Critic(1, hidden=width, sigma=None), seed + 2),
-    )
-    return mi_lib.MINEETrainer(
-        x, y, critics, eval_ref_size=10_000, seed=seed, **FAST
-    ).step
+    critics = minee_critics(1, 1, seed=seed, hidden=FAST_WIDTH, sigma=None)
+    return mi_lib.MINEETrainer(x, y, critics, eval_pairs=10_000, seed=seed, **FAST).step
 
 
 #: name -> (make, iterations per epoch on the 1000 pairs)
@@ -168,6 +171,87 @@ def timed(make, epochs):
         seconds.append(time.perf_counter() - start)
         errors.append(abs(estimate - TRUTH))
     return float(np.mean(seconds)), float(np.mean(errors))
+
+
+# --- MI-NEE against the seeds' own way: three runs of their DVTrainer ---
+
+
+def make_seed_minee(seed):
+    """The seeds' MI-NEE exercise: D(P_XY||N(0,I)) - D(P_X||N(0,1)) -
+    D(P_Y||N(0,1)), each by a run of the seeds' DVTrainer on the task's
+    reference samples, stepped together."""
+    task = mi_lib.seed_task(seed, rho=RHO)
+    z = torch.tensor(task.xy, dtype=torch.float32)
+    z_ref = torch.tensor(task.xy_ref, dtype=torch.float32)
+    torch.manual_seed(seed)
+    runs = [
+        SeedDVTrainer(
+            a,
+            b,
+            SeedDVNet(a.shape[1]),
+            n_iters_per_epoch=10,
+            writer_params={"log_dir": f"{LOG_DIR}/seeds_dv{seed}_{name}"},
+        )
+        for name, a, b in (
+            ("xy", z, z_ref),
+            ("x", z[:, :1], z_ref[:, :1]),
+            ("y", z[:, 1:], z_ref[:, 1:]),
+        )
+    ]
+
+    def step(epochs):
+        d_xy, d_x, d_y = (run.step(epochs) for run in runs)
+        return d_xy - d_x - d_y
+
+    return step
+
+
+def seeds_minee_versus_library(fast_curve, checkpoints):
+    """The seeds' schedule (step(10) ten times per run), its final MAE and wall
+    time; then MI-NEE with the library's settings to that MAE, and the default
+    estimate_mi(method="minee") call, timed side by side."""
+    rows, seconds = [], []
+    for seed in SEEDS:
+        step = make_seed_minee(seed)
+        start = time.perf_counter()
+        rows.append([step(10) for _ in range(10)])
+        seconds.append(time.perf_counter() - start)
+    mae = np.abs(np.array(rows) - TRUTH).mean(axis=0)
+    seeds_mae, seeds_time = float(mae[-1]), float(np.mean(seconds))
+    print(
+        "\nMI-NEE against the seeds' own way, three runs of their DVTrainer "
+        "(seed-002) one per divergence, 100 epochs of 10 iterations each:"
+    )
+    print("  seeds' MAE every 10 epochs: " + " ".join(f"{v:.3f}" for v in mae))
+    print(f"{'contender':>24} {'iters':>6} {'wall s':>8} {'MAE':>7} {'speed-up':>9}")
+    print(
+        f"{'seeds: 3 DVTrainer runs':>24} {3000:6d} {seeds_time:8.3f} "
+        f"{seeds_mae:7.3f} {1.0:8.1f}x"
+    )
+    out = {"seeds": {"seconds": seeds_time, "mae": seeds_mae}}
+    iterations = first_reaching(checkpoints, fast_curve, seeds_mae)
+    if iterations is not None:
+        make, per_epoch = CONTENDERS["MI-NEE fast"]
+        wall, error = timed(make, iterations // per_epoch)
+        print(
+            f"{'MI-NEE, library settings':>24} {iterations:6d} {wall:8.3f} "
+            f"{error:7.3f} {seeds_time / wall:8.1f}x"
+        )
+        out["library"] = {"iterations": iterations, "seconds": wall, "mae": error}
+    walls, errors = [], []
+    for seed in SEEDS:
+        task = mi_lib.seed_task(seed, rho=RHO)
+        start = time.perf_counter()
+        value = mi_lib.estimate_mi(task.x, task.y, method="minee", seed=seed).value
+        walls.append(time.perf_counter() - start)
+        errors.append(abs(value - TRUTH))
+    wall, error = float(np.mean(walls)), float(np.mean(errors))
+    print(
+        f"{'estimate_mi(minee)':>24} {'5 folds':>6} {wall:8.3f} {error:7.3f} "
+        f"{seeds_time / wall:8.1f}x"
+    )
+    out["estimate_mi"] = {"seconds": wall, "mae": error}
+    return out
 
 
 # --- iterations per second against bare loops ---
@@ -293,6 +377,8 @@ def main():
             "mae": error,
             "speedup": speedup,
         }
+
+    results["seeds_minee"] = seeds_minee_versus_library(mae["MI-NEE fast"], checkpoints)
 
     epochs = 100
     rates = {

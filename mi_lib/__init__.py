@@ -9,6 +9,7 @@ The modules, one job each:
 - :mod:`mi_lib.references`: product references for MI-NEE;
 - :mod:`mi_lib.trainers`: DV, MINE, MI-NEE and other trainers;
 - :mod:`mi_lib.estimate`: :func:`estimate_mi`, one call for practitioners;
+- :mod:`mi_lib.heldout`: its cross-fitting folds, error bars and warnings;
 - :mod:`mi_lib.regularizer`: MI as a term of another model's loss, adaptive
   gradient clipping;
 - :mod:`mi_lib.modes`: the 2-D grid of Gaussians and its mode-collapse metrics;
@@ -26,6 +27,7 @@ from .data import (
 )
 from .device import default_device
 from .estimate import METHODS, MIEstimate, estimate_mi
+from .heldout import MIEstimateWarning
 from .modes import mode_metrics
 from .references import ProductReference
 from .regularizer import MIRegularizer, adaptive_clip
@@ -47,6 +49,7 @@ __all__ = [
     "default_device",
     "METHODS",
     "MIEstimate",
+    "MIEstimateWarning",
     "estimate_mi",
     "ProductReference",
     "MIRegularizer",
