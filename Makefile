@@ -40,6 +40,9 @@ lint: $(STAMP)
 ## bench: the benchmark scripts (they print their figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimators.py
+	$(BIN)/python benchmarks/bench_targets.py
+	$(BIN)/python benchmarks/bench_high_mi.py
+	$(BIN)/python benchmarks/bench_coverage.py
 	$(BIN)/python benchmarks/bench_autograde.py
 	$(BIN)/python benchmarks/bench_book.py
 
