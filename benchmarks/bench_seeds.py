@@ -236,7 +236,13 @@ def main(argv=None) -> int:
         for chapter, res in pool.imap_unordered(_task, tasks):
             results[chapter].update(res)
             done = sum(len(r) for r in results.values())
-            print(f"  {done}/{len(chapters) * len(seeds)} runs done", flush=True)
+            bad = {s: sorted(r["failed"]) for s, r in res.items() if r["failed"]}
+            print(
+                f"  {done}/{len(chapters) * len(seeds)} runs done; {chapter} seeds "
+                f"{','.join(map(str, sorted(res)))}: "
+                + (f"FAILED {bad}" if bad else "all passed"),
+                flush=True,
+            )
     wall = time.perf_counter() - start
 
     print(f"\nseeds {args.seeds} ({len(seeds)}), wall time {wall:.0f} s "
