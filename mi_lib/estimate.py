@@ -201,10 +201,13 @@ def estimate_mi(
     x, y : arrays or tensors of shape (n, d_x) and (n, d_y)
         Row ``i`` of ``x`` and row ``i`` of ``y`` form one joint sample.
     method : str
-        ``"smile"`` (the default: a separable critic trained with the JS bound
-        on all pairs of each batch, estimated by clipped DV; stable at high
-        MI), ``"mine"``, ``"minee"``, ``"dv"``, ``"nwj"`` or ``"infonce"``
-        (a lower bound capped at ``log(batch_size)``).
+        ``"js"`` (the default: a separable critic with linear skips and
+        marginal terms, trained with the JS bound on all pairs of each batch,
+        which makes it the log density ratio; the estimate is its mean on the
+        held-out joint pairs, with no exponential term, so it holds up at high
+        MI), ``"smile"`` (the same critic, estimated by clipped DV),
+        ``"mine"``, ``"minee"``, ``"dv"``, ``"nwj"`` or ``"infonce"`` (a
+        lower bound capped at ``log(batch_size)``).
     folds : int >= 2, optional
         Cross-fitting folds (5). Not with ``test_size``.
     test_size : float in [0, 1), optional
