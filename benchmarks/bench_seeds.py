@@ -6,7 +6,8 @@ chapter it takes the code cells of the instructor notebook (``source/NN/NN.md``)
 that the graded cells need (the setup cell, every answer cell with its solution,
 every test cell with its visible and hidden tests, and the cells that define the
 names these use), and executes them in-process, in a fresh namespace per seed,
-with ``MI_SEED`` and ``NBGRADER_EXECUTION`` set as the autograder sets them. No
+with ``MI_SEED`` and ``NBGRADER_EXECUTION`` set as the autograder sets them; as
+under nbgrader, a test cell fails if it raises or writes to stderr. No
 nbgrader, no kernel, no plots: a chapter and seed take seconds, not minutes.
 
 It prints, per chapter, the seeds on which some cell failed, then every failing
@@ -25,6 +26,8 @@ seed what they draw, so that this does not happen.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import multiprocessing
 import os
 import shutil
@@ -172,12 +175,18 @@ def run_seeds(chapter: str, seeds: list[int]) -> dict[int, dict]:
                 failed, start = {}, time.perf_counter()
                 for cell in cells:
                     code = compile(cell.source, f"<{chapter} {cell.label}>", "exec")
+                    stderr = io.StringIO()
                     try:
-                        exec(code, namespace)  # noqa: S102 - the course's own code
+                        with contextlib.redirect_stderr(stderr):
+                            exec(code, namespace)  # noqa: S102 - the course's code
                     except BaseException as exc:  # noqa: BLE001 - report, go on
                         if isinstance(exc, KeyboardInterrupt):
                             raise
                         failed[cell.label] = _short_error(exc)
+                    else:  # nbgrader scores a test cell that writes to stderr zero
+                        text = stderr.getvalue().strip()
+                        if cell.is_test and text:
+                            failed[cell.label] = f"wrote to stderr: {text[:200]}"
                 plt.close("all")
                 out[seed] = {"failed": failed, "seconds": time.perf_counter() - start}
         finally:
