@@ -807,12 +807,7 @@ class TamperCheck(NbGraderPreprocessor):
         info = resources["nbgrader"]
         notebook_id, assignment = info["notebook"], info["assignment"]
         student, db_url = info["student"], info["db_url"]
-        course = (
-            Path(db_url.split("sqlite:///", 1)[1]).parent
-            if db_url.startswith("sqlite:///")
-            else Path.cwd()
-        )
-        source_path = course / "source" / assignment / f"{notebook_id}.ipynb"
+        source_path = _source_notebook_path(self.config, assignment, notebook_id)
         reference = (
             nbformat.read(source_path, as_version=4) if source_path.exists() else None
         )
@@ -859,6 +854,16 @@ class TamperCheck(NbGraderPreprocessor):
             submitted.flagged = True  # the formgrader's flag of the notebook
             gb.db.commit()
         return nb, resources
+
+
+def _source_notebook_path(config, assignment: str, notebook_id: str) -> Path:
+    """The instructor's notebook, from the course directory of nbgrader's config."""
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=config)
+    return Path(coursedir.format_path(coursedir.source_directory, ".", assignment)) / (
+        f"{notebook_id}.ipynb"
+    )
 
 
 def _owner_cell(solution_cells, index: int) -> str | None:
