@@ -65,6 +65,27 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+# The student notebook reads correctly in any front-end: PortableMarkdown turns
+# the MyST of every markdown cell (theorem blocks, equation labels, references,
+# citations, admonitions, the LaTeX macros) into plain Markdown with the book's
+# numbers (scripts/portable_markdown.py). It is inserted into nbgrader's own
+# default list right after ClearSolutions, i.e. before ComputeChecksums and
+# SaveCells: the read-only cells are checksummed and saved in the gradebook as
+# the student receives them, so `nbgrader validate` and autograding agree.
+def _generate_assignment_preprocessors():
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
+
+    from scripts.portable_markdown import PortableMarkdown
+
+    steps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    steps.insert(steps.index(ClearSolutions) + 1, PortableMarkdown)
+    return steps
+
+
+c.GenerateAssignment.preprocessors = _generate_assignment_preprocessors()
+c.PortableMarkdown.course_dir = ROOT
+
 
 # Tamper check (scripts/tamper_check.py): after the grades are saved, the cells
 # the student wrote are read with Python's ast; what no answer needs (rebinding

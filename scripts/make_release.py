@@ -2,7 +2,8 @@
 
 For every assignment folder ``source/<assignment>/``: write its ``.ipynb`` from
 the ``.md`` (``sync_notebooks.py``), run ``nbgrader generate_assignment``
-(solutions replaced by stubs, hidden tests removed, cells locked, checksums
+(solutions replaced by stubs, MyST turned into portable Markdown by
+``scripts/portable_markdown.py``, hidden tests removed, cells locked, checksums
 recorded in the gradebook), then drop the jupytext pairing from the student
 copy. The result depends only on the sources: running it twice gives no diff.
 
@@ -104,9 +105,18 @@ def release(course: Path, only: list[str] | None = None) -> list[str]:
     return names
 
 
+# Course files the release reads besides source/: the book's chapter numbers and
+# bibliography (scripts/portable_markdown.py numbers and cites as the book does).
+BOOK_FILES = ("_toc.yml", "book/references.bib")
+
+
 def copy_course(course: Path, dest: Path) -> None:
-    """Copy what the release is made from (the config and source/) to ``dest``."""
+    """Copy what the release is made from (config, book files, source/) to ``dest``."""
     shutil.copy2(course / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for name in BOOK_FILES:
+        if (course / name).exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(course / name, dest / name)
     shutil.copytree(
         course / "source",
         dest / "source",
