@@ -37,6 +37,16 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check mi_lib tests scripts benchmarks nbgrader_config.py
 
+## autograde: grade submitted/ in parallel on Dask, skipping what is graded (INSTRUCTORS.md)
+##   make autograde [ASSIGNMENT=02_dv_bound] [WORKERS=2 | SCHEDULER=tcp://host:8786]
+##   [AUTOGRADE_FLAGS="--force --student alice"]; the gradebook: MI_GRADEBOOK_URL
+.PHONY: autograde
+autograde: $(STAMP)
+	$(BIN)/python scripts/autograde_parallel.py \
+	  $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(AUTOGRADE_FLAGS)
+
 ## bench: the benchmark scripts (they print their figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_estimators.py

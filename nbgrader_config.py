@@ -15,7 +15,11 @@ workflow. Environment variables, all optional:
   autograding (default 300); a cell past it is interrupted and scores zero;
 - ``NBGRADER_EXCHANGE``: the exchange folder used by ``nbgrader release_assignment``,
   ``fetch_assignment``, ``submit`` and ``collect`` (default: ``nbgrader_exchange/``
-  in the repository, for a course run on one machine).
+  in the repository, for a course run on one machine);
+- ``MI_GRADEBOOK_URL``: the gradebook's database URL (default: the SQLite file
+  ``gradebook.db`` here), e.g. ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
+  for a class graded in parallel (``make autograde``; ``scripts/pg_server.sh``
+  starts a local PostgreSQL server).
 """
 
 import os
@@ -33,7 +37,12 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+# The gradebook: a SQLite file in the course for one instructor, or any
+# SQLAlchemy URL in MI_GRADEBOOK_URL, e.g. PostgreSQL for a large class graded in
+# parallel (scripts/autograde_parallel.py, INSTRUCTORS.md).
+c.CourseDirectory.db_url = os.environ.get("MI_GRADEBOOK_URL") or (
+    "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+)
 
 # nbgrader reads only the notebooks; every other file of an assignment folder is
 # copied verbatim to release/ (and into each autograded submission). The paired

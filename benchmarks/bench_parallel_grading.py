@@ -74,7 +74,7 @@ def parallel(course: Path, assignment: str, workers: int) -> tuple[float, float]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

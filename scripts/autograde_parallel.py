@@ -380,7 +380,7 @@ def dask_client(scheduler: str | None, workers: int, retries: int):
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
             ) as cluster,
             Client(cluster) as client,
         ):

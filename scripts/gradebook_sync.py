@@ -19,6 +19,11 @@ steps, written against nbgrader 0.9's tables (``nbgrader.api.Base``):
    flags and extensions are kept (a cell with a manual score is marked for
    review, as nbgrader's ``SaveAutoGrades`` does). All in one transaction: the
    gradebook holds the whole new grading or none of it.
+
+:func:`copy_gradebook` copies a whole gradebook into an empty database, e.g. a
+course's SQLite file into PostgreSQL:
+
+    python -m scripts.gradebook_sync sqlite:///gradebook.db postgresql+psycopg://...
 """
 
 from __future__ import annotations
@@ -329,7 +334,10 @@ def main(argv=None) -> int:
     parser.add_argument("source", help="e.g. sqlite:///gradebook.db")
     parser.add_argument("dest", help="e.g. postgresql+psycopg://USER@HOST/DB")
     args = parser.parse_args(argv)
-    copy_gradebook(args.source, args.dest)
+    try:
+        copy_gradebook(args.source, args.dest)
+    except ValueError as err:
+        parser.error(str(err))
     print(f"copied {redact(args.source)} to {redact(args.dest)}")
     return 0
 
