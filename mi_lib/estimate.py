@@ -54,15 +54,16 @@ ALL_PAIRS = ("js", "smile")
 #: Per-method defaults, chosen by ``benchmarks/bench_estimators.py`` and
 #: ``benchmarks/bench_high_mi.py`` (see the README): critics of ``width``
 #: hidden units started with PyTorch's initialisation, Adam with ``lr``,
-#: ``batch_size`` pairs a batch, ``epochs`` over the training folds.
+#: ``batch_size`` pairs a batch, ``epochs`` over the training folds, and
+#: ``patience`` (``None``: no early stopping; the best checkpoint is kept).
 SETTINGS = {
-    "js": dict(epochs=40, batch_size=250, lr=2e-3, width=64),
-    "smile": dict(epochs=40, batch_size=250, lr=2e-3, width=64),
-    "mine": dict(epochs=40, batch_size=250, lr=1e-2, width=64),
-    "minee": dict(epochs=40, batch_size=250, lr=1e-2, width=64),
-    "dv": dict(epochs=40, batch_size=250, lr=1e-2, width=64),
-    "nwj": dict(epochs=40, batch_size=250, lr=1e-2, width=64),
-    "infonce": dict(epochs=40, batch_size=250, lr=2e-3, width=64),
+    "js": dict(epochs=40, batch_size=250, lr=2e-3, width=64, patience=3),
+    "smile": dict(epochs=40, batch_size=250, lr=2e-3, width=64, patience=3),
+    "mine": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
+    "minee": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
+    "dv": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
+    "nwj": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
+    "infonce": dict(epochs=100, batch_size=250, lr=2e-3, width=64, patience=None),
 }
 
 #: Product pairs (MI-NEE: reference samples) per fold for the final estimate,
@@ -169,7 +170,7 @@ def estimate_mi(
     normalize: str | None = "rank",
     confidence: float = 0.9,
     eval_every: int | None = None,
-    patience: int = 3,
+    patience: int | None = None,
     ema: float | None = 0.9,
     seed: int = 0,
     device=None,
@@ -228,8 +229,11 @@ def estimate_mi(
         stops after ``patience`` checkpoints without a new best (early
         stopping: it guards against overfitting; the held-out pairs play no
         part in it).
-    patience : int
-        Checkpoints without improvement before a fold stops (3).
+    patience : int, optional
+        Checkpoints without improvement before a fold stops: 3 for ``"js"``
+        and ``"smile"``, whose critics overfit; the others train all
+        ``epochs`` (their moving average of the weights keeps them steady).
+        ``None`` takes the method's default.
     ema : float or None
         Estimate with a moving average of the critics' weights over roughly
         the last :math:`1/(1-\texttt{ema})` iterations (see
@@ -259,13 +263,22 @@ def estimate_mi(
     check_paired(x, y)
     n = x.shape[0]
     settings = dict(SETTINGS[method])
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
+    options = (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("lr", lr),
+        ("patience", patience),
+    )
+    for name, value in options:
         if value is not None:
             settings[name] = value
     epochs = check_positive_int(settings["epochs"], "epochs")
     eval_every = max(1, epochs // 10) if eval_every is None else eval_every
     eval_every = check_positive_int(eval_every, "eval_every")
-    patience = check_positive_int(patience, "patience")
+    patience = settings["patience"]
+    patience = (
+        math.inf if patience is None else check_positive_int(patience, "patience")
+    )
     confidence = check_real(confidence, "confidence", 0.0, 1.0, example="such as 0.9")
     if normalize is not None:
         check_choice(normalize, "normalize", KINDS)
