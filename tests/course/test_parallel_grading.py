@@ -12,9 +12,10 @@ notebook, cell by cell. Grading is deterministic (seeded notebooks, one thread),
 so the copies of a kind, which are the same notebook under other names, must
 score the same: grading every copy serially too would double the module's time
 and check nothing more. The module grades 8 notebooks serially and 41 in
-parallel (40 and the one whose worker is killed): about 5 to 8 minutes on 2
-quiet cores, less when ``released_course`` is already built for the other
-grading tests of the session.
+parallel (40, and the one whose worker is killed): an estimated 5 to 8 minutes
+on 2 quiet cores (from its CPU time on a loaded machine), plus the release of
+the course when ``released_course`` is not already built for the other grading
+tests of the session.
 
 A trigger in PostgreSQL records every insert and delete of a submission row, an
 account of the gradebook's writes kept by the database itself: every submission
