@@ -7,6 +7,7 @@ from pathlib import Path
 
 import book_helpers as bh
 import nbformat
+import pytest
 
 from scripts import build_book, execute_chapters
 
@@ -62,6 +63,7 @@ print("value", 6 * 7, os.getcwd())
 """
 
 
+@pytest.mark.slow  # runs a notebook in a kernel, three times
 def test_execution_is_cached_by_source_hash(tmp_path):
     chapter = tmp_path / "source" / "00_tiny"
     chapter.mkdir(parents=True)
@@ -82,6 +84,7 @@ def test_execution_is_cached_by_source_hash(tmp_path):
     assert "value 48" in nb.cells[-1].outputs[0]["text"]
 
 
+@pytest.mark.slow  # runs a notebook in a kernel
 def test_execution_error_names_the_chapter_and_the_cell(tmp_path):
     chapter = tmp_path / "source" / "00_broken"
     chapter.mkdir(parents=True)

@@ -11,6 +11,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+pytestmark = pytest.mark.slow  # runs every release notebook in a kernel (minutes)
+
 TIMEOUT = int(os.environ.get("MI_STUDENT_RUN_TIMEOUT", "300"))
 
 
