@@ -140,6 +140,7 @@ def test_an_estimate_at_infonces_cap_is_flagged():
     assert len(messages) == 1 and "log(batch_size)" in messages[0]
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_a_bad_estimate_warns_and_says_why_and_what_to_do():
     x, y = CorrelatedGaussian.with_mi(4.0, dim=2).sample(300, seed=0)
     with pytest.warns(MIEstimateWarning, match=r"log\(batch_size\).*larger batch_size"):
@@ -180,12 +181,14 @@ def test_progress_shows_one_bar_for_the_whole_call(monkeypatch):
     assert bars[0].postfix["estimate"] == f"{result.history[-1][1]:.4f}"
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_non_gaussian_data_with_known_mi():
     x, y = TransformedGaussian.with_mi(1.0).sample(2000, seed=0)
     result = estimate_mi(x, y, method="minee", epochs=10, seed=0)
     assert abs(result.value - 1.0) < 0.1 + 3 * result.stderr
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_held_out_estimate_does_not_overshoot_where_training_one_does():
     x, y = CorrelatedGaussian(0.0).sample(100, seed=0)
     kwargs = dict(method="dv", epochs=300, batch_size=100, lr=1e-2, seed=0)
@@ -278,6 +281,7 @@ def test_rank_normalisation_is_fitted_per_fold_and_rejects_unknown_kinds():
         estimate_mi(X, Y, normalize="minmax")
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_minee_default_reference_holds_in_more_dimensions():
     dist = CorrelatedGaussian.with_mi(1.0, dim=2)
     x, y = dist.sample(2000, seed=0)

@@ -166,6 +166,7 @@ print("FAILED", type(results[1].error_in_exec).__name__, results[1].error_in_exe
 """
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_guard_undoes_an_exception_handler_before_the_test_cell():
     import subprocess
     import sys

@@ -78,6 +78,7 @@ def _gaussian_batch(rho, n, generator):
     return x, z
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 @pytest.mark.parametrize("bound", ["mine", "smile"])
 def test_estimate_approaches_the_gaussian_mi_when_the_critic_trains_alone(bound):
     rho = 0.9

@@ -32,6 +32,7 @@ def test_sample_oracle_is_close_to_the_truth():
     assert SAMPLE_MI == pytest.approx(TASK.ground_truth, abs=0.05)
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_dv_trainer_estimates_the_seeds_divergence():
     trainer = DVTrainer(TASK.xy, TASK.xy_ref, seed=0)
     estimates = [trainer.step(20) for _ in range(4)]
@@ -46,6 +47,7 @@ def test_mine_converges_on_the_seeds_task():
     assert trainer.history[-1][1] == pytest.approx(SAMPLE_MI, abs=0.08)
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 @pytest.mark.parametrize("reference", ["gaussian", "uniform"])
 def test_minee_converges_with_both_references(reference):
     trainer = MINEETrainer(TASK.x, TASK.y, reference=reference, seed=0)
@@ -54,6 +56,7 @@ def test_minee_converges_with_both_references(reference):
     assert trainer.history[-1][1] == pytest.approx(SAMPLE_MI, abs=0.1)
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 @pytest.mark.parametrize("bound", ["dv", "nwj", "smile", "infonce"])
 def test_variational_bounds_converge_on_a_small_problem(bound):
     dist = CorrelatedGaussian.with_mi(0.5)
@@ -255,6 +258,7 @@ def test_ema_estimates_with_the_moving_average_of_the_weights():
         assert torch.equal(p, w)  # trained weights, not from the average
 
 
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
 def test_ema_smooths_the_estimates_of_a_noisy_trainer():
     def jitter(ema):
         """Mean change of the estimate from one epoch to the next."""
