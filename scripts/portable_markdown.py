@@ -20,7 +20,8 @@ markdown cell of the student notebook; it rewrites
   opening with the bold title, ``{toggle}`` and ``{dropdown}`` as HTML
   ``<details><summary>...</summary>`` (JupyterLab, Notebook, VS Code and Colab render
   it), ``{code-block}`` as a plain code fence, ``{math}`` as display math;
-- the course's LaTeX macros (``\\R{X}``, ``\\E``, ``\\d``, ...) as their definitions.
+- the course's LaTeX macros (``\\R{X}``, ``\\E``, ``\\d``, ...) as their definitions;
+- and it appends a "References" cell listing the works the notebook cites.
 
 Numbers follow the book's rule (checked against a build): the chapters of the numbered
 parts of ``_toc.yml`` are numbered 1, 2, ... across parts (``use_multitoc_numbering``),
@@ -163,6 +164,18 @@ class Reference:
 
     surnames: tuple[str, ...]  # "van den Oord": the von part with the last name
     year: str
+    names: tuple[str, ...] = ()  # full names, for the reference list
+    title: str = ""
+    venue: str = ""  # journal, book title or publisher
+
+    def entry(self) -> str:
+        """The reference list's line: authors, title, venue, year."""
+        names = list(self.names or self.surnames)
+        who = names[-1]
+        if len(names) > 1:
+            who = ", ".join(names[:-1]) + " and " + who
+        venue = f" *{self.venue}*," if self.venue else ""
+        return f"{who}. {self.title}.{venue} {self.year}."
 
     @property
     def authors(self) -> str:
@@ -186,7 +199,21 @@ def read_bibliography(path: Path) -> dict[str, Reference]:
         surnames = tuple(
             _plain(" ".join(p.prelast_names + p.last_names)) for p in people
         )
-        refs[key] = Reference(surnames or ("Anonymous",), _plain(entry.fields["year"]))
+        names = tuple(
+            _plain(" ".join(p.first_names + p.middle_names + p.prelast_names))
+            + " "
+            + surname.split(" ")[-1]
+            for p, surname in zip(people, surnames, strict=True)
+        )
+        fields = entry.fields
+        venue = fields.get("journal") or fields.get("booktitle") or ""
+        refs[key] = Reference(
+            surnames or ("Anonymous",),
+            _plain(fields["year"]),
+            names,
+            _plain(fields.get("title", "")),
+            _plain(venue or fields.get("publisher", "")),
+        )
     return refs
 
 
@@ -444,6 +471,7 @@ class Context:
     macros: dict[str, tuple[int, str]] = field(default_factory=dict)
     chapter: int | None = None
     unlabelled: dict[str, int] = field(default_factory=dict)  # running counters
+    cited: list[str] = field(default_factory=list)  # keys, in order of citation
 
 
 def _number_of(ctx: Context, label: str, what: str) -> str:
@@ -468,7 +496,9 @@ def convert_role(role: str, content: str, ctx: Context) -> str:
     """The portable text of the MyST role ``{role}`content```."""
     if role.startswith("cite"):
         keys = [k.strip() for k in content.split(",") if k.strip()]
-        return format_citation(role, keys, ctx.refs)
+        text = format_citation(role, keys, ctx.refs)
+        ctx.cited.extend(k for k in keys if k not in ctx.cited)
+        return text
     title, target = _title_and_target(content)
     if role == "eq":
         return title or f"({_number_of(ctx, target, '{eq}')})"
@@ -622,6 +652,15 @@ def convert_markdown(text: str, ctx: Context) -> str:
     return "\n".join(parts)
 
 
+def reference_list(keys: list[str], refs: dict[str, Reference]) -> str:
+    """A "References" section listing the works ``keys``, as the book's page does."""
+    lines = [
+        f"- [{refs[k].authors}, {refs[k].year}] {refs[k].entry()}"
+        for k in sorted(keys, key=lambda k: (refs[k].surnames, refs[k].year))
+    ]
+    return "## References\n\n" + "\n".join(lines)
+
+
 # --------------------------------------------------------------- course context
 
 
@@ -717,4 +756,13 @@ class PortableMarkdown(Preprocessor):
                 raise ValueError(
                     f"{folder.name}, markdown cell {index}: {error}"
                 ) from error
+        if ctx.cited:  # the notebook has no bibliography page: list what it cites
+            ids = {cell.get("id") for cell in nb.cells}
+            cell = nbformat.v4.new_markdown_cell(reference_list(ctx.cited, ctx.refs))
+            cell.id = next(
+                name
+                for name in ("references", *(f"references-{i}" for i in range(99)))
+                if name not in ids
+            )  # a fixed id: the release stays the same from run to run
+            nb.cells.append(cell)
         return nb, resources

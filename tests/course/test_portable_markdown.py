@@ -273,3 +273,18 @@ def test_nbgrader_runs_the_conversion_before_the_checksums():
     assert steps.index(ClearSolutions) < at < steps.index(ComputeChecksums)
     assert at < steps.index(SaveCells)
     assert pm.PortableMarkdown().enabled
+
+
+def test_cited_works_are_listed_once_in_order_of_surname(ctx):
+    pm.convert_markdown("{cite}`two` and {cite:t}`many,two`", ctx)
+    assert ctx.cited == ["two", "many"]
+    refs = pm.read_bibliography(ROOT / "book" / "references.bib")
+    listing = pm.reference_list(["song2020understanding", "belghazi2018mine"], refs)
+    lines = listing.split("\n")
+    assert lines[0] == "## References"
+    assert lines[2].startswith("- [Belghazi *et al.*, 2018] Mohamed Ishmael Belghazi,")
+    assert lines[3] == (
+        "- [Song and Ermon, 2020] Jiaming Song and Stefano Ermon. Understanding the "
+        "Limitations of Variational Mutual Information Estimators. *International "
+        "Conference on Learning Representations*, 2020."
+    )

@@ -41,6 +41,8 @@ import pytest
 
 from scripts import portable_markdown
 
+pytestmark = pytest.mark.slow  # a JupyterLab server and Chromium (minutes)
+
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = bh.RELEASE_DIR  # release/, or BOOK_RELEASE_DIR
 NOTEBOOKS = sorted(p.relative_to(RELEASE).as_posix() for p in RELEASE.glob("*/*.ipynb"))
