@@ -42,7 +42,7 @@ METHODS = ("GAN", "GAN + MI", "GAN + MI, clipped")
 class GANConfig:
     """Architecture and budget, the same for every method."""
 
-    iterations: int = 2000
+    iterations: int = 800
     batch_size: int = 256
     z_dim: int = 2
     hidden: int = 64  # width of every hidden layer
@@ -56,7 +56,7 @@ class GANConfig:
     ema: float = 0.99  # MINE's moving average
     critic_hidden: int = 64
     n_eval: int = 2500  # generated samples for the metrics
-    eval_every: int = 500  # metrics recorded during training
+    eval_every: int = 200  # metrics recorded during training
     r1: float = 0.1  # weight of the discriminator's gradient penalty on data
 
     def as_dict(self) -> dict:
