@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scripts import precompute_gan
 
@@ -29,6 +30,7 @@ def test_stored_runs_have_the_scripts_settings_and_every_method_and_seed():
         assert abs(m.high_quality - run["metrics"]["high_quality"]) < 1e-3, method
 
 
+@pytest.mark.slow  # trains the start of one run again (tens of seconds)
 def test_precomputed_runs_are_what_the_script_computes():
     # The start of one run (its first eval_every steps, some seconds): the
     # script recomputes it and compares with the stored history, exiting 1 on
