@@ -191,6 +191,13 @@ def compute(config: dict = CONFIG, names=ESTIMATORS, verbose: bool = True) -> di
     }
 
 
+# Training runs thousands of float32 steps: CPUs with other vector kernels
+# (AVX2 against AVX-512, say) round differently and end a few thousandths of a
+# nat apart (0.001 measured between two machines of the same kind). The check
+# accepts that, and nothing the chapter could show: its curves differ by tenths.
+TOLERANCE = 0.01
+
+
 def dumps(result: dict) -> str:
     """JSON text with one line per estimator's list of estimates."""
     head = {k: v for k, v in result.items() if k != "estimates"}
@@ -218,6 +225,13 @@ def main(argv=None) -> int:
         help=f"with --check, recompute only these of {ESTIMATORS}",
     )
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--atol",
+        type=float,
+        default=TOLERANCE,
+        help="with --check, the largest difference (nats) that still counts as "
+        f"reproduced (default {TOLERANCE})",
+    )
     args = parser.parse_args(argv)
     if not args.check and tuple(args.estimators) != ESTIMATORS:
         parser.error("--estimators only goes with --check: the file holds them all")
@@ -238,17 +252,20 @@ def main(argv=None) -> int:
     for name, values in result["estimates"].items():
         old = np.asarray(stored["estimates"].get(name, []), float)
         new = np.asarray(values, float)
-        equal = old.shape == new.shape and bool((old == new).all())
         diff = np.abs(old - new).max() if old.shape == new.shape else math.inf
-        print(
-            f"{name:10s} {'identical' if equal else 'DIFFERENT'} "
-            f"(max |difference| {diff:.3g})"
+        verdict = (
+            "identical"
+            if diff == 0
+            else "reproduced"
+            if diff <= args.atol
+            else "DIFFERENT"
         )
-        same = same and equal
+        print(f"{name:10s} {verdict} (max |difference| {diff:.3g})")
+        same = same and diff <= args.atol
     if not same:
         print(f"{args.output.name} is not reproduced", file=sys.stderr)
         return 1
-    print(f"{args.output.name} is reproduced exactly")
+    print(f"{args.output.name} is reproduced (to within {args.atol} nats)")
     return 0
 
 
