@@ -66,18 +66,8 @@ def not_full_marks(course: Path, assignment: str, names) -> list[str]:
 
 def parallel(course: Path, assignment: str, workers: int) -> tuple[float, float]:
     """(seconds grading, seconds starting the cluster) with ``workers`` workers."""
-    from distributed import Client, LocalCluster
-
     start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with ap.dask_client(None, workers, retries=3) as client:  # the command's cluster
         client.wait_for_workers(workers)
         startup = time.perf_counter() - start
         target = ap.Course.load(course)
