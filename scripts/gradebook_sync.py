@@ -280,7 +280,11 @@ def commit_submission(engine: sa.Engine, rows: Rows, scores: bool = True) -> str
             conn.execute(
                 sn_t.update()
                 .where(sn_t.c.id == old_nb["id"])
-                .values(late_submission_penalty=nb["late_submission_penalty"])
+                .values(
+                    late_submission_penalty=nb["late_submission_penalty"],
+                    # a grader's flag stays; a tamper flag of this grading is added
+                    flagged=bool(old_nb["flagged"] or nb["flagged"]),
+                )
             )
             _merge_cells(conn, old_nb["id"], grades, comments)
         return "updated"
