@@ -10,7 +10,7 @@ For each assignment of ``source/``, one autograde run grades several students:
 - ``wrong-<answer>``: a plausible wrong answer (``WRONG`` below) that passes the
   visible asserts of its test;
 
-and three more runs grade the solution under two other seeds (``MI_SEED``) and an
+and one more run grades the solution under another seed (``MI_SEED``) and an
 answer that never ends, with a short cell timeout. Everything is graded once per
 session (``graded``), several runs at a time; the tests below read the results.
 """
@@ -27,10 +27,11 @@ pytestmark = pytest.mark.slow  # runs nbgrader autograde (minutes)
 
 ASSIGNMENTS = gh.ASSIGNMENTS
 
-# With the default seed 0 of the main run: three seeds. 34 draws rho = 0.9992
+# With the default seed 0 of the main run: two seeds. 34 draws rho = 0.9992
 # (3.2 nats), where tolerances that ignored the standard error failed the solution;
-# benchmarks/bench_seeds.py checks seeds 0-99 without nbgrader.
-SEEDS = (1, 34)
+# benchmarks/bench_seeds.py checks seeds 0-99 without nbgrader (every seed more
+# here is one more execution of every chapter).
+SEEDS = (34,)
 # The looping answer is graded with SEEDS[-1], its answer cells limited to this:
 LOOP_TIMEOUT = int(os.environ.get("MI_GRADING_LOOP_TIMEOUT", "5"))
 
