@@ -175,6 +175,47 @@ WRONG = {
                 "return steps.mean(axis=1) - mis, steps.std(axis=1)"
             ],
         ),
+        (  # one generator for all batches: other batches than the seeds asked for
+            "ch7-tau-code",
+            [
+                "off_diagonal = ~torch.eye(TAU_BATCH, dtype=torch.bool)\n"
+                "rng = np.random.default_rng(SEED)\n"
+                "for r in range(BATCHES):\n"
+                "    x, y = tau_gaussian.sample(TAU_BATCH, rng)\n"
+                "    s = tau_gaussian.log_density_ratio(x[:, None, :], y[None, :, :])\n"
+                "    s = torch.as_tensor(s)\n"
+                "    t_p, t_q = s.diagonal(), s[off_diagonal]\n"
+                "    plugin_runs[r] = t_p.mean().item()\n"
+                "    dv_runs[r] = bounds.dv(t_p, t_q).item()\n"
+                "    for k, tau in enumerate(TAUS):\n"
+                "        smile_runs[k, r] = bounds.smile(t_p, t_q, tau).item()\n"
+                "tau_bias = smile_runs.mean(axis=1) - TAU_MI\n"
+                "tau_std = smile_runs.std(axis=1)"
+            ],
+        ),
+        (  # one generator for the three samples: not the seeds asked for
+            "ch7-rank-code",
+            [
+                "rng = np.random.default_rng(SEED)\n"
+                "for j, seed in enumerate(RANK_SEEDS):\n"
+                "    x, y = rank_task.sample(RANK_PAIRS, rng)\n"
+                "    for i, normalize in enumerate(NORMALIZE):\n"
+                "        rank_results[i, j] = rank_estimate(x, y, normalize, seed)\n"
+                "gaussian = mi_lib.CorrelatedGaussian(rank_task.rho, RANK_DIM)\n"
+                "x0, y0 = gaussian.sample(RANK_PAIRS, np.random.default_rng(SEED))\n"
+                "rank_gaussian = rank_estimate(x0, y0, 'rank', RANK_SEEDS[0])"
+            ],
+        ),
+        (  # no normalisation: the critic extrapolates on the heavy tails
+            "ch7-mystery-code",
+            [
+                "mystery_estimate = mi_lib.estimate_mi(\n"
+                "    mystery_x, mystery_y, method='js', folds=2, epochs=40,\n"
+                "    batch_size=250, lr=2e-3, patience=3, ema=0.9, normalize=None,\n"
+                "    seed=SEED, device='cpu',\n"
+                ").value"
+            ],
+        ),
     ],
     "08_mi_gan": [
         (  # modes from the nearest means, high quality or not: right on clean data
