@@ -251,8 +251,12 @@ def grade_all(runs: list[Run], base: Path, workdir: Path, jobs: int | None = Non
     """Grade every run, ``jobs`` at a time; ``{(assignment, run name): RunResult}``."""
     if jobs is None:
         jobs = int(os.environ.get("MI_GRADING_JOBS", min(2, os.cpu_count() or 1)))
+    # the runs with the most students first, so that no long run is left to the end
+    # while the other workers idle (longest-processing-time-first scheduling)
+    ordered = sorted(runs, key=lambda r: len(r.students), reverse=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {
-            (r.assignment, r.name): pool.submit(grade, r, base, workdir) for r in runs
+            (r.assignment, r.name): pool.submit(grade, r, base, workdir)
+            for r in ordered
         }
         return {key: f.result() for key, f in futures.items()}
