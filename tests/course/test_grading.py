@@ -54,6 +54,31 @@ WRONG = {
                 "return torch.tensor(values)"
             ],
         ),
+        (  # the closed form without its domain: log of a negative number
+            "ch2-scaled-code",
+            [
+                "shrink = rho * (1 - scale)\n"
+                "return -0.5 * math.log1p(-(rho**2)) + 0.5 * math.log1p(-(shrink**2))"
+            ],
+        ),
+        (  # the variance of the estimates, not their standard deviation
+            "ch2-spread-code",
+            [
+                "estimates = np.empty((len(sizes), trials))\n"
+                "for k, size in enumerate(sizes):\n"
+                "    for r in range(trials):\n"
+                "        run = mi_lib.seed_task(1000 * SEED + r, n=size, rho=rho_exp)\n"
+                "        z = torch.tensor(run.xy, dtype=torch.float32, device=DEVICE)\n"
+                "        z_ref = torch.tensor(\n"
+                "            run.xy_ref, dtype=torch.float32, device=DEVICE\n"
+                "        )\n"
+                "        t_p = optimal_critic(z, rho_exp)\n"
+                "        t_q = optimal_critic(z_ref, rho_exp)\n"
+                "        estimates[k, r] = dv(t_p, t_q).item()\n"
+                "spread = estimates.var(axis=1, ddof=1)\n"
+                "slope = float(np.polyfit(np.log(sizes), np.log(spread), 1)[0])"
+            ],
+        ),
     ],
     "04_f_divergences": [
         (  # through math: right for one number, fails on a tensor of them
