@@ -81,9 +81,9 @@ WRONG = {
         ),
     ],
     "04_f_divergences": [
-        (  # through math: right for one number, fails on a tensor of them
+        (  # the stationary point without the domain u >= 0: wrong for s < -2
             "ch4-conj-code",
-            ["return torch.tensor(math.exp(float(s) - 1))"],
+            ["return s + s**2 / 4"],
         ),
         (  # one mean of the differences: right only when n = n'
             "ch4-nwj-code",
@@ -92,6 +92,25 @@ WRONG = {
         (  # log of the mean of exp: overflows for values in the hundreds
             "ch4-shift-code",
             ["return 1 - torch.log(torch.exp(t_q).mean())"],
+        ),
+        (  # NWJ given the DV critic log r, not log r + 1: 1/e nats short
+            "ch4-spread-code",
+            [
+                "rhos = [0.5, 0.8, 0.9, 0.95]\n"
+                "seeds = [1000 * SEED + k for k in range(40)]\n"
+                "estimates = {k: np.zeros((4, 40)) for k in ('DV', 'NWJ')}\n"
+                "for i, rho in enumerate(rhos):\n"
+                "    g = mi_lib.CorrelatedGaussian(rho)\n"
+                "    for j, seed in enumerate(seeds):\n"
+                "        s = mi_lib.seed_task(seed, n=100, rho=rho)\n"
+                "        t_p = torch.as_tensor(g.log_density_ratio(s.xy[:, :1], "
+                "s.xy[:, 1:]))\n"
+                "        t_q = torch.as_tensor(g.log_density_ratio(s.xy_ref[:, :1], "
+                "s.xy_ref[:, 1:]))\n"
+                "        estimates['DV'][i, j] = dv(t_p, t_q).item()\n"
+                "        estimates['NWJ'][i, j] = nwj(t_p, t_q).item()\n"
+                "stds = {k: e.std(axis=1, ddof=1) for k, e in estimates.items()}"
+            ],
         ),
     ],
     "06_minee": [
@@ -137,6 +156,24 @@ WRONG = {
                 "    losses.append(loss.item())\n"
                 "return losses",
                 None,
+            ],
+        ),
+        (  # minibatches drawn without rho=: each seed's own correlation
+            "ch3-batch-code",
+            [
+                "batch_sizes = [10, 40, 160]\n"
+                "seeds = [1000 * SEED + k for k in range(100)]\n"
+                "batch_losses = np.zeros((3, 100))\n"
+                "with torch.no_grad():\n"
+                "    for i, b in enumerate(batch_sizes):\n"
+                "        for j, seed in enumerate(seeds):\n"
+                "            mb = mi_lib.seed_task(seed, n=b)\n"
+                "            z = torch.as_tensor(mb.xy, dtype=torch.float32, "
+                "device=DEVICE)\n"
+                "            zr = torch.as_tensor(mb.xy_ref, dtype=torch.float32, "
+                "device=DEVICE)\n"
+                "            batch_losses[i, j] = -dv(net(z), net(zr)).item()\n"
+                "loss_std = batch_losses.std(axis=1, ddof=1)"
             ],
         ),
     ],
