@@ -114,6 +114,32 @@ WRONG = {
         ),
     ],
     "06_minee": [
+        (  # plug-in critics log p_h, not the log ratio to the reference
+            "ch6-kde-code",
+            [
+                "from scipy.special import logsumexp\n"
+                "\n"
+                "\n"
+                "def log_kde(points, centers, bandwidths):\n"
+                "    h = np.asarray(bandwidths, float).reshape(-1, 1, 1)\n"
+                "    sq = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(-1)\n"
+                "    log_norm = math.log(len(centers)) + points.shape[1] * np.log(\n"
+                "        math.sqrt(2 * math.pi) * h[:, :, 0]\n"
+                "    )\n"
+                "    return logsumexp(-sq / (2 * h**2), axis=2) - log_norm\n"
+                "\n"
+                "\n"
+                "def minee_kde(train_xy, xy, bandwidths):\n"
+                "    estimate = np.zeros(len(bandwidths))\n"
+                "    for cols, sign in [([0, 1], 1), ([0], -1), ([1], -1)]:\n"
+                "        centers = train_xy[:, cols]\n"
+                "        t_p = log_kde(xy[:, cols], centers, bandwidths)\n"
+                "        t_q = log_kde(kde_ref[:, cols], centers, bandwidths)\n"
+                "        log_mean = logsumexp(t_q, axis=1) - math.log(t_q.shape[1])\n"
+                "        estimate += sign * (t_p.mean(1) - log_mean)\n"
+                "    return estimate"
+            ],
+        ),
         (  # only the joint critic is trained
             "ch6-minee-code",
             [
@@ -197,6 +223,42 @@ WRONG = {
                 "    new = batch_avg.detach()\n"
                 "    self.avg = (1 - self.beta) * self.avg + self.beta * new\n"
                 "return -t_p.mean() + batch_avg / self.avg"
+            ],
+        ),
+        (  # the experiment with beta weighing the new batch: no smoothing at 0.99
+            "ch5-theta-code",
+            [
+                "import scipy.optimize\n"
+                "import scipy.special\n"
+                "\n"
+                "theta_best = scipy.optimize.minimize_scalar(\n"
+                "    lambda t: scipy.special.logsumexp(t * exp_i_prod)\n"
+                "    - t * exp_i_joint.mean(),\n"
+                "    bounds=(0.5, 1.5), method='bounded',\n"
+                ").x\n"
+                "\n"
+                "\n"
+                "def train_theta(beta, batch_size, seed):\n"
+                "    rng = np.random.default_rng(seed)\n"
+                "    theta, avg = np.ones(runs), None\n"
+                "    thetas = np.empty((steps, runs))\n"
+                "    for step in range(steps):\n"
+                "        idx = rng.integers(len(exp_i_prod), size=(runs, batch_size))\n"
+                "        i_ref = exp_i_prod[idx]\n"
+                "        w = np.exp(theta[:, None] * i_ref)\n"
+                "        new = w.mean(1)\n"
+                "        avg = new if avg is None else (1 - beta) * avg + beta * new\n"
+                "        g = exp_i_joint.mean() - (w * i_ref).mean(1) / avg\n"
+                "        theta = theta + lr * g\n"
+                "        thetas[step] = theta\n"
+                "    return thetas\n"
+                "\n"
+                "\n"
+                "theta_final = np.array([\n"
+                "    [train_theta(b, s, SEED)[steps // 2 :].mean(0)\n"
+                "     for s in batch_sizes]\n"
+                "    for b in betas\n"
+                "])"
             ],
         ),
     ],
