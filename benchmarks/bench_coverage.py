@@ -54,6 +54,12 @@ def main():
         values.append(result.value)
         errors.append(result.stderr)
         covered += result.ci[0] <= dist.mi <= result.ci[1]
+        if (draw + 1) % 10 == 0 and draw + 1 < args.draws:
+            print(
+                f"  after {draw + 1} draws: {covered} covered, mean error "
+                f"{np.mean(values) - dist.mi:+.4f}, mean stderr {np.mean(errors):.4f}",
+                flush=True,
+            )
     values = np.array(values)
     print(
         f"{args.draws} draws of a {args.dim}-d Gaussian, rho = {args.rho} "

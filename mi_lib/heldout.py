@@ -47,6 +47,9 @@ class MIEstimateWarning(UserWarning):
 #: A log-mean-exp term is "dominated" when nine tenths of its sum come from at
 #: most this many product pairs (or 0.1% of them, whichever is more).
 DOMINANT_PAIRS = 10
+#: A plug-in estimate is flagged when its critic's log-mean-exp over product
+#: pairs (0 for the log density ratio) exceeds this and half the estimate.
+NORMALISATION_GAP = 0.3
 
 
 def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
@@ -74,12 +77,18 @@ class FoldTerms:
     dominance : (k, pairs) or None
         For a log-mean-exp term, the fewest product pairs ``k`` that make up
         nine tenths of its sum, out of ``pairs``.
+    normalisation : (lme, (k, pairs)) or None
+        For a plug-in estimate (whose critic should be the log density ratio
+        :math:`t`, with :math:`E_{P_X P_Y}[e^t] = 1`): the log-mean-exp of the
+        critic over held-out product pairs, 0 for a normalised critic, and
+        its dominance. It checks the critic; the estimate does not use it.
     """
 
     value: float
     influence: np.ndarray
     extra_variance: float = 0.0
     dominance: tuple[int, int] | None = None
+    normalisation: tuple[float, tuple[int, int]] | None = None
 
     @property
     def variance(self) -> float:
@@ -141,11 +150,18 @@ def smile_terms(t_p, t_q, j, k, clip: float) -> FoldTerms:
     return dv_terms(t_p, t_q.clamp(-clip, clip), j, k)
 
 
-def plugin_terms(t_p: Tensor) -> FoldTerms:
+def plugin_terms(t_p: Tensor, t_q: Tensor | None = None) -> FoldTerms:
     r"""The plug-in estimate :math:`\frac1m\sum_i t(x_i, y_i)` of a critic
-    trained to be the log density ratio."""
+    trained to be the log density ratio; with the critic's values ``t_q`` on
+    held-out product pairs, also its normalisation check
+    :math:`\log\frac1N\sum e^{t_q}` (see :class:`FoldTerms`)."""
     t_p = t_p.double()
-    return FoldTerms(t_p.mean().item(), (t_p - t_p.mean()).numpy())
+    check = None
+    if t_q is not None:
+        t_q = t_q.double()
+        lme = (torch.logsumexp(t_q, 0) - math.log(t_q.numel())).item()
+        check = (lme, dominance(t_q))
+    return FoldTerms(t_p.mean().item(), (t_p - t_p.mean()).numpy(), normalisation=check)
 
 
 def infonce_terms(rows: Tensor) -> FoldTerms:
@@ -233,6 +249,22 @@ def diagnose(
                 "outliers: the estimate and its error bar are unreliable, "
                 "typically far off when the MI is high. Use method='js' (the "
                 "default), which does not rest on that term, or more samples."
+            )
+    checks = [t.normalisation for t in terms if t.normalisation is not None]
+    if checks:
+        sizes = [t.influence.shape[0] for t in terms if t.normalisation is not None]
+        lme = float(np.average([c[0] for c in checks], weights=sizes))
+        reliable = all(
+            k > max(DOMINANT_PAIRS, pairs // 1000) for _, (k, pairs) in checks
+        )
+        if reliable and lme > max(NORMALISATION_GAP, combined.value / 2):
+            out.append(
+                f"the critic is not the log density ratio it should be: its mean "
+                f"of e^t over held-out product pairs is e^{lme:.2f}, not 1, so "
+                f"the estimate {combined.value:.4g} may be too high by up to "
+                f"{lme:.2g} nats (the critic is undertrained, or overfits few "
+                "samples). Train longer (more epochs), pass more samples, or "
+                "compare method='smile' and method='mine'."
             )
     if combined.value < -2 * combined.stderr:
         out.append(
