@@ -321,22 +321,21 @@ WRONG = {
             "ch7-rank-code",
             [
                 "rng = np.random.default_rng(SEED)\n"
-                "for j, seed in enumerate(RANK_SEEDS):\n"
+                "for j, seed in enumerate(seeds):\n"
                 "    x, y = rank_task.sample(RANK_PAIRS, rng)\n"
-                "    for i, normalize in enumerate(NORMALIZE):\n"
-                "        rank_results[i, j] = rank_estimate(x, y, normalize, seed)\n"
-                "gaussian = mi_lib.CorrelatedGaussian(rank_task.rho, RANK_DIM)\n"
-                "x0, y0 = gaussian.sample(RANK_PAIRS, np.random.default_rng(SEED))\n"
-                "rank_gaussian = rank_estimate(x0, y0, 'rank', RANK_SEEDS[0])"
+                "    for i, normalize in enumerate(normalizations):\n"
+                "        results[i, j] = rank_estimate(x, y, normalize, seed)\n"
+                "normal = mi_lib.CorrelatedGaussian(rank_task.rho, RANK_DIM)\n"
+                "x0, y0 = normal.sample(RANK_PAIRS, np.random.default_rng(SEED))\n"
+                "gaussian = rank_estimate(x0, y0, 'rank', seeds[0])"
             ],
         ),
         (  # no normalisation: the critic extrapolates on the heavy tails
             "ch7-mystery-code",
             [
-                "mystery_estimate = mi_lib.estimate_mi(\n"
-                "    mystery_x, mystery_y, method='js', folds=2, epochs=40,\n"
-                "    batch_size=250, lr=2e-3, patience=3, ema=0.9, normalize=None,\n"
-                "    seed=SEED, device='cpu',\n"
+                "return mi_lib.estimate_mi(\n"
+                "    x, y, method='js', folds=2, epochs=40, batch_size=250, lr=2e-3,\n"
+                "    patience=3, ema=0.9, normalize=None, seed=SEED, device='cpu',\n"
                 ").value"
             ],
         ),
