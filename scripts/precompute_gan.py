@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "source" / "08_mi_gan" / "gan_grid.json"
 
 #: Bump when the training code changes in a way the settings do not show.
-VERSION = 1
+VERSION = 2
 CONFIG = GANConfig()
 SEEDS = (0, 1, 2, 3, 4)
 DECIMALS = 3  # samples and metrics are stored rounded to this many decimals
@@ -51,7 +51,9 @@ PLOT_SEED = 0  # the seed whose 2,500 samples are stored for the plots
 def _run(method: str, seed: int, config: GANConfig = CONFIG, stop_after=None) -> dict:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
+    cpu = time.process_time()
     run = train_gan(method, seed, config, stop_after=stop_after)
+    cpu = time.process_time() - cpu
 
     def r(v):  # rounded; an undefined KL (no high-quality sample) is null
         return round(float(v), DECIMALS) if math.isfinite(v) else None
@@ -64,6 +66,7 @@ def _run(method: str, seed: int, config: GANConfig = CONFIG, stop_after=None) ->
         "trace": [[it, r(mi), r(ratio)] for it, mi, ratio in run.trace],
         "samples": np.round(run.samples, DECIMALS).tolist(),
         "seconds": round(run.seconds, 1),
+        "cpu_seconds": round(cpu, 1),
     }
 
 
@@ -97,6 +100,9 @@ def compute(methods=METHODS, seeds=SEEDS, jobs: int = 1, config=CONFIG) -> dict:
         "seeds": list(seeds),
         "torch": torch.__version__.split("+")[0],
         "wall_seconds": round(time.perf_counter() - start, 1),
+        # CPU time of the runs: on a quiet machine with `jobs` free cores the
+        # wall time is about cpu_seconds / jobs
+        "cpu_seconds": round(sum(r["cpu_seconds"] for r in runs), 1),
         "jobs": jobs,
         "results": results,
     }
@@ -208,7 +214,9 @@ def main(argv=None) -> int:
     print(summary(result))
     print(
         f"{len(METHODS) * len(SEEDS)} runs in {result['wall_seconds']:.0f} s "
-        f"with {args.jobs} process(es) on {os.cpu_count()} cores; "
+        f"with {args.jobs} process(es) on {os.cpu_count()} cores, "
+        f"{result['cpu_seconds']:.0f} CPU-seconds (about "
+        f"{result['cpu_seconds'] / 120:.1f} min on 2 free cores); "
         f"mi_lib {mi_lib.__version__}, torch {result['torch']}"
     )
     return 0

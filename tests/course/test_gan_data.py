@@ -19,6 +19,10 @@ def test_stored_runs_have_the_scripts_settings_and_every_method_and_seed():
     assert stored["config"] == precompute_gan.CONFIG.as_dict()
     assert stored["seeds"] == list(precompute_gan.SEEDS)
     assert list(stored["results"]) == list(precompute_gan.METHODS)
+    # the budget the chapter prints is the CPU time of the stored runs
+    run_cpu = [r["cpu_seconds"] for e in stored["results"].values() for r in e["runs"]]
+    assert min(run_cpu) > 0
+    assert abs(stored["cpu_seconds"] - sum(run_cpu)) < 0.1 * len(run_cpu)
     for method, entry in stored["results"].items():
         assert sorted(r["seed"] for r in entry["runs"]) == list(precompute_gan.SEEDS)
         samples = np.asarray(entry["samples"])
