@@ -13,7 +13,8 @@ at every level, in about 4 s a call on one CPU thread.
 (cubic and exp marginals) and the course's 1-D task.
 
 Run: ``.venv/bin/python benchmarks/bench_high_mi.py`` (``--quick``: levels 2,
-6 and 10 and the default method only; ``--methods mine,smile`` to choose).
+6 and 10 and the default method only; ``--methods mine,smile`` to choose;
+``--skip-grid`` or ``--skip-untuned`` for one part only).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--methods", default=None)
     parser.add_argument("--skip-untuned", action="store_true")
+    parser.add_argument("--skip-grid", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     methods = (
@@ -113,7 +115,8 @@ def main():
         if args.methods
         else ([DEFAULT_METHOD] if args.quick else list(METHODS))
     )
-    grid(methods, (2, 6, 10) if args.quick else LEVELS)
+    if not args.skip_grid:
+        grid(methods, (2, 6, 10) if args.quick else LEVELS)
     if not args.skip_untuned:
         untuned()
 
