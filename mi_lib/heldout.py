@@ -261,10 +261,11 @@ def diagnose(
             out.append(
                 f"the critic is not the log density ratio it should be: its mean "
                 f"of e^t over held-out product pairs is e^{lme:.2f}, not 1, so "
-                f"the estimate {combined.value:.4g} may be too high by up to "
-                f"{lme:.2g} nats (the critic is undertrained, or overfits few "
-                "samples). Train longer (more epochs), pass more samples, or "
-                "compare method='smile' and method='mine'."
+                f"the estimate {combined.value:.4g} is unreliable, off by up to "
+                f"about {lme:.2g} nats either way (the critic is undertrained, "
+                "or has too few samples for the dimension). Train longer (more "
+                "epochs), pass more samples, or compare method='smile' and "
+                "method='mine'."
             )
     if combined.value < -2 * combined.stderr:
         out.append(

@@ -349,3 +349,16 @@ def test_a_plug_in_critic_far_from_normalised_is_flagged():
     wild[:3] = 30.0  # the check rests on 3 pairs: no verdict from it
     terms = heldout.plugin_terms(t_p, wild)
     assert heldout.diagnose("js", [terms], heldout.combine([terms], 0.9), None) == []
+
+
+@pytest.mark.slow  # trains for seconds: left out of make test-fast
+def test_the_default_is_sane_at_high_mi():
+    """20-d Gaussians at 6 nats from 5000 pairs: DV, MINE and NWJ collapse on
+    held-out pairs there; the default stays within 10% of the truth (issue 15's
+    target; +6% measured) without a warning."""
+    x, y = CorrelatedGaussian.with_mi(6.0, dim=20).sample(5000, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MIEstimateWarning)
+        result = estimate_mi(x, y)
+    assert len(result.folds) == 3
+    assert abs(result.value - 6.0) < 0.6
