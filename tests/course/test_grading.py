@@ -137,7 +137,14 @@ WRONG = {
                 "        t_q = log_kde(kde_ref[:, cols], centers, bandwidths)\n"
                 "        log_mean = logsumexp(t_q, axis=1) - math.log(t_q.shape[1])\n"
                 "        estimate += sign * (t_p.mean(1) - log_mean)\n"
-                "    return estimate"
+                "    return estimate\n"
+                "\n"
+                "\n"
+                "kde_estimates = np.array([\n"
+                "    np.stack([minee_kde(train, train, kde_bandwidths),\n"
+                "              minee_kde(train, held, kde_bandwidths)], axis=-1)\n"
+                "    for train, held in kde_data\n"
+                "])"
             ],
         ),
         (  # only the joint critic is trained
