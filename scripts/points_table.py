@@ -15,6 +15,10 @@ agree):
 - *code* (autograded): the test cells of an answer cell that only defines functions,
   classes, constants and imports (the student writes a function that the tests call).
 
+An experiment whose answer cell only defines the functions that a given cell then
+runs is marked by the tag ``experiment`` on its answer cell (``tags: [experiment]``
+in the MyST metadata).
+
 ``python -m scripts.points_table`` prints the table, ``--exercises`` every graded
 cell with its kind and points, and ``--write`` puts the table into INSTRUCTORS.md
 between its markers.
@@ -107,7 +111,8 @@ def graded_cells(nb) -> list[GradedCell]:
     found, kind = [], CODE
     for cell in nb.cells:
         if cells.is_answer(cell):
-            kind = answer_kind(cell.source)
+            tagged = EXPERIMENT in cell.get("metadata", {}).get("tags", [])
+            kind = EXPERIMENT if tagged else answer_kind(cell.source)
         elif cells.is_written_answer(cell):
             points = float(cells.metadata(cell).get("points", 0))
             found.append(GradedCell(cells.grade_id(cell), WRITTEN, points))
