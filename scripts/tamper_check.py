@@ -109,6 +109,8 @@ FORBIDDEN_IMPORTS = frozenset(
         "threading",
         "_thread",
         "multiprocessing",
+        "concurrent",  # concurrent.futures: a pool runs code in another thread
+        "asyncio",  # its executors likewise
         "subprocess",
         "signal",
         "atexit",

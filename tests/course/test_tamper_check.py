@@ -97,6 +97,8 @@ TAMPERING = [
     ("vars", "vars(math)['isfinite'] = bool", "dynamic-code", 1),
     ("importlib", "import importlib\nimportlib.reload(torch)", "dynamic-code", 1),
     ("gc", "import gc", "dynamic-code", 1),
+    ("pool", "from concurrent.futures import ThreadPoolExecutor", "dynamic-code", 1),
+    ("asyncio", "import asyncio", "dynamic-code", 1),
     ("builtins-name", "__builtins__.abs = len", "introspection", 1),
     ("code", "dv.__code__ = (lambda a, b: 0).__code__", "introspection", 1),
     (
