@@ -32,8 +32,10 @@ ASSIGNMENTS = gh.ASSIGNMENTS
 # benchmarks/bench_seeds.py checks seeds 0-99 without nbgrader (every seed more
 # here is one more execution of every chapter).
 SEEDS = (34,)
-# The looping answer is graded with SEEDS[-1], its answer cells limited to this:
-LOOP_TIMEOUT = int(os.environ.get("MI_GRADING_LOOP_TIMEOUT", "5"))
+# The looping answer is graded with SEEDS[-1], its answer cells limited to this
+# (the experiments' answer cells take 1-2 CPU seconds: 15 s leaves room for a
+# loaded machine grading two chapters at once):
+LOOP_TIMEOUT = int(os.environ.get("MI_GRADING_LOOP_TIMEOUT", "15"))
 
 # Plausible wrong answers that pass the visible asserts and must fail a hidden one:
 # {assignment: [(answer grade id, code)]}, the code being the whole answer cell,
@@ -348,6 +350,21 @@ WRONG = {
         ),
     ],
     "08_mi_gan": [
+        (  # the 1-D tail, exp(-t^2/2) without the chi-square's 2 degrees of freedom
+            "ch8-sharpness-code",
+            [
+                "for i, s in enumerate(spreads):\n"
+                "    for r in range(n_runs):\n"
+                "        generator = torch.Generator().manual_seed(1000 * SEED + r)\n"
+                "        samples = modes.sample_grid(2500, generator, std=s)\n"
+                "        m = mi_lib.mode_metrics(samples, means, std)\n"
+                "        hq[i, r], found[i, r] = m.high_quality, m.modes\n"
+                "    hq_theory[i] = math.erf(3 * std / s / math.sqrt(2))\n"
+                'clipped = table.loc["GAN + MI, clipped"]\n'
+                'clipped_hq = clipped[("high_quality", "mean")]\n'
+                "effective_spread = 3 * std / math.sqrt(-2 * math.log(1 - clipped_hq))"
+            ],
+        ),
         (  # modes from the nearest means, high quality or not: right on clean data
             "ch8-metrics-code",
             [
