@@ -27,6 +27,7 @@ import copy
 import filecmp
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -278,7 +279,30 @@ def sphinx_build(stage: Path, out: Path, doctrees: Path) -> int:
     if isinstance(result, Exception):
         print(f"{type(result).__name__}: {result}", file=sys.stderr)
         return 1
+    prune_search_index(out / "searchindex.js")
     return int(result)
+
+
+def prune_search_index(path: Path) -> None:
+    """Drop the words that no page holds any more from Sphinx's search index.
+
+    An incremental build loads the previous ``searchindex.js`` and re-indexes the
+    pages it writes, but keeps every word it ever saw as a key, with an empty
+    list of pages once the text is gone: a word edited out of a chapter (or of
+    an earlier build's solution) would stay readable in the index.
+    """
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8")
+    match = re.fullmatch(r"(\s*Search\.setIndex\()(.*)(\)\s*)", text, re.S)
+    if not match:
+        return
+    index = json.loads(match.group(2))
+    for key in ("terms", "titleterms"):
+        words = index.get(key) or {}
+        index[key] = {w: pages for w, pages in words.items() if pages != []}
+    body = json.dumps(index, separators=(",", ":"), ensure_ascii=False)
+    path.write_text(match.group(1) + body + match.group(3), encoding="utf-8")
 
 
 def start_sphinx(stage: Path, out: Path, doctrees: Path) -> subprocess.Popen:
