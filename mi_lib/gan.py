@@ -42,20 +42,28 @@ METHODS = ("GAN", "GAN + MI", "GAN + MI, clipped")
 class GANConfig:
     """Architecture and budget, the same for every method.
 
-    The 15 runs of chapter 8 (three methods, five seeds) with these defaults take
-    a few minutes of two CPU cores; ``iterations`` is the knob for longer
-    training. Narrower networks (64 units, a discriminator of 2 hidden layers)
-    are no cheaper per step and are unstable here: with the plain GAN loss their
-    samples drift off the grid for some seeds and step sizes.
+    The 15 runs of chapter 8 (three methods, five seeds) with these defaults
+    take about 14 minutes of two free CPU cores; ``iterations`` is the knob
+    for shorter or longer training. What the defaults rest on, measured on
+    seeds 0 and 1 of the clipped GAN: the discriminator steps four times as
+    far as the generator (with equal steps, 3,000 steps leave the samples a
+    blur over the square, a few percent of high quality); a weak gradient
+    penalty (``r1=0.1`` keeps the samples blurred, ``r1=0`` lets the plain GAN
+    collapse onto about 11 modes); 6,000 steps (the high-quality share still
+    climbs at the end).
     """
 
-    iterations: int = 800
+    iterations: int = 6000
     batch_size: int = 256
     z_dim: int = 2
     hidden: int = 128  # width of every hidden layer
     g_depth: int = 3  # hidden layers of the generator
     d_depth: int = 3  # hidden layers of the discriminator
-    lr: float = 1e-3  # Adam, for all three networks
+    lr: float = 2e-3  # Adam, for the generator and the MI critic
+    #: Adam for the discriminator; a larger step than the generator's (the
+    #: two time-scale rule of Heusel et al., 2017) lets it resolve modes of
+    #: standard deviation 0.05 within the budget, so samples sharpen onto them
+    d_lr: float = 8e-3
     adam_beta1: float = 0.5
     decay: bool = True  # step sizes decay linearly to 0 over the iterations
     beta: float = 1.0  # weight of the MI term
@@ -63,8 +71,8 @@ class GANConfig:
     ema: float = 0.99  # MINE's moving average
     critic_hidden: int = 64
     n_eval: int = 2500  # generated samples for the metrics
-    eval_every: int = 200  # metrics recorded during training
-    r1: float = 0.1  # weight of the discriminator's gradient penalty on data
+    eval_every: int = 500  # metrics recorded during training
+    r1: float = 0.003  # weight of the discriminator's gradient penalty on data
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -200,8 +208,9 @@ def train_gan(
         )
     betas = (c.adam_beta1, 0.999)
     opt_g = torch.optim.Adam(gen.parameters(), lr=c.lr, betas=betas)
-    opt_d = torch.optim.Adam(disc.parameters(), lr=c.lr, betas=betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=c.d_lr, betas=betas)
     optimizers = [opt_g, opt_d] + ([reg.optimizer] if reg else [])
+    rates = [c.lr, c.d_lr] + ([c.lr] if reg else [])
     data = torch.Generator().manual_seed(seed)
     noise = torch.Generator().manual_seed(seed + 10_000)
     eval_noise = torch.randn(
@@ -223,9 +232,9 @@ def train_gan(
     total = c.iterations if stop_after is None else min(stop_after, c.iterations)
     for it in range(total):
         if c.decay:
-            for opt in optimizers:
+            for opt, lr in zip(optimizers, rates, strict=True):
                 for group in opt.param_groups:
-                    group["lr"] = c.lr * (1 - it / c.iterations)
+                    group["lr"] = lr * (1 - it / c.iterations)
         real = sample_grid(c.batch_size, data)
         z = torch.randn(c.batch_size, c.z_dim, generator=noise)
         fake = gen(z)

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "source" / "08_mi_gan" / "gan_grid.json"
 
 #: Bump when the training code changes in a way the settings do not show.
-VERSION = 2
+VERSION = 3
 CONFIG = GANConfig()
 SEEDS = (0, 1, 2, 3, 4)
 DECIMALS = 3  # samples and metrics are stored rounded to this many decimals

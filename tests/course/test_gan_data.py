@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mi_lib.modes import GRID_STD, grid_means
 from scripts import precompute_gan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,16 @@ def test_stored_runs_have_the_scripts_settings_and_every_method_and_seed():
         (run,) = [r for r in entry["runs"] if r["seed"] == precompute_gan.PLOT_SEED]
         m = precompute_gan.mi_lib.mode_metrics(samples)
         assert m.modes == run["metrics"]["modes"], method
-        assert abs(m.high_quality - run["metrics"]["high_quality"]) < 1e-3, method
+        # samples are stored rounded to DECIMALS, which moves each by at most
+        # half a unit of the last decimal per coordinate: only the samples that
+        # close to the 3-std circle of their mode may change sides
+        shift = 0.5 * 10.0**-precompute_gan.DECIMALS * np.sqrt(2)
+        means = grid_means()
+        nearest = np.linalg.norm(samples[:, None] - means[None], axis=2).min(axis=1)
+        radius = 3 * GRID_STD
+        ambiguous = int(np.sum(np.abs(nearest - radius) <= shift + 1e-9))
+        stored = round(run["metrics"]["high_quality"] * len(samples))
+        assert abs(m.high_quality * len(samples) - stored) <= ambiguous + 1, method
 
 
 @pytest.mark.slow  # trains the start of one run again (tens of seconds)
