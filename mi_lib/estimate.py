@@ -205,7 +205,8 @@ def estimate_mi(
     critics are from the optimal one, so they are honest when the critics are
     good (as the benchmark's coverage figure shows) and too narrow when not.
     A :class:`~mi_lib.heldout.MIEstimateWarning` says when an estimate should
-    not be trusted (negative, resting on a few product pairs, or at a cap).
+    not be trusted (negative, resting on a few product pairs, at a cap, or
+    from critics that score their training pairs far above held-out ones).
 
     Parameters
     ----------
@@ -330,7 +331,12 @@ def estimate_mi(
         held_data.append((xh, yh))
     history = _train(trainers, held_out, epochs, eval_every, patience, progress)
     for k, (trainer, data) in enumerate(zip(trainers, held_data, strict=True)):
-        terms.append(_fold_terms(method, trainer, data, seed + 7919 * k + 1))
+        fold = _fold_terms(method, trainer, data, seed + 7919 * k + 1)
+        if evaluated_on != "training" and method != "infonce":
+            # InfoNCE's critic is defined up to any function of x alone, so
+            # its mean score on joint pairs says nothing about overfitting
+            fold.overfit = _overfit_gap(method, trainer, data)
+        terms.append(fold)
         trainer.close()
     combined = combine(terms, confidence)
     cap = None
@@ -601,6 +607,16 @@ def _fold_terms(method: str, trainer, held, seed: int) -> FoldTerms:
     t_p = critic(x, y).cpu()
     t_q = _chunked(critic, x[j.to(device)], y[k.to(device)]).cpu()
     return (nwj_terms if method == "nwj" else dv_terms)(t_p, t_q, j, k)
+
+
+@torch.no_grad()
+def _overfit_gap(method: str, trainer, held) -> float:
+    """The (joint) critic's mean score on its training joint pairs minus its
+    mean on the held-out ones (see :class:`~mi_lib.heldout.FoldTerms`)."""
+    critic = trainer.critics[0] if method == "minee" else trainer.critic
+    x, y = (h.to(trainer.device) for h in held)
+    xt, yt = trainer.data
+    return float(_chunked(critic, xt, yt).mean() - _chunked(critic, x, y).mean())
 
 
 def _chunked(critic, *args, size: int = 8192):

@@ -50,6 +50,10 @@ DOMINANT_PAIRS = 10
 #: A plug-in estimate is flagged when its critic's log-mean-exp over product
 #: pairs (0 for the log density ratio) exceeds this and half the estimate.
 NORMALISATION_GAP = 0.3
+#: The critics are flagged as overfitted when they score their own training
+#: joint pairs this many nats higher on average than held-out joint pairs
+#: (and more than a tenth of the estimate).
+OVERFIT_GAP = 0.5
 
 
 def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
@@ -82,6 +86,11 @@ class FoldTerms:
         :math:`t`, with :math:`E_{P_X P_Y}[e^t] = 1`): the log-mean-exp of the
         critic over held-out product pairs, 0 for a normalised critic, and
         its dominance. It checks the critic; the estimate does not use it.
+    overfit : float or None
+        The critic's mean score on the joint pairs it trained on minus its
+        mean on the held-out joint pairs: near 0 for a critic that learned
+        the dependence rather than its training sample (the optimal critic
+        scores both alike), large when it fitted the noise of its pairs.
     """
 
     value: float
@@ -89,6 +98,7 @@ class FoldTerms:
     extra_variance: float = 0.0
     dominance: tuple[int, int] | None = None
     normalisation: tuple[float, tuple[int, int]] | None = None
+    overfit: float | None = None
 
     @property
     def variance(self) -> float:
@@ -266,6 +276,21 @@ def diagnose(
                 "or has too few samples for the dimension). Train longer (more "
                 "epochs), pass more samples, or compare method='smile' and "
                 "method='mine'."
+            )
+    gaps = [t.overfit for t in terms if t.overfit is not None]
+    if gaps:
+        sizes = [t.influence.shape[0] for t in terms if t.overfit is not None]
+        gap = float(np.average(gaps, weights=sizes))
+        if gap > max(OVERFIT_GAP, abs(combined.value) / 10):
+            out.append(
+                f"the critics overfit: they score the pairs they trained on "
+                f"{gap:.2f} nats higher on average than the held-out pairs, so "
+                "they fitted the noise of their sample as much as the dependence, "
+                f"and the estimate {combined.value:.4g} is likely below the truth, "
+                "possibly by more than that gap (too few samples for the "
+                "dimension). Pass more samples, or reduce the dimension first "
+                "(e.g. keep the leading principal components), and compare "
+                "methods."
             )
     if combined.value < -2 * combined.stderr:
         out.append(
