@@ -59,7 +59,7 @@ ALL_PAIRS = ("js", "smile")
 SETTINGS = {
     "js": dict(epochs=15, batch_size=250, lr=5e-3, width=64, patience=3),
     "smile": dict(epochs=15, batch_size=250, lr=5e-3, width=64, patience=3),
-    "mine": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
+    "mine": dict(epochs=50, batch_size=250, lr=1e-2, width=64, patience=None),
     "minee": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
     "dv": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
     "nwj": dict(epochs=100, batch_size=250, lr=1e-2, width=64, patience=None),
@@ -94,8 +94,10 @@ class MIEstimate:
     value : float
         The estimate of :math:`I(X;Y)` in nats.
     stderr : float
-        Its standard error from the held-out terms (delta method): the
-        sampling noise of the held-out pairs given the trained critics. It
+        Its standard error from the held-out terms: the larger of the delta
+        method's (the sampling noise of the held-out pairs given the trained
+        critics) and the spread of the folds' estimates over the square root
+        of their number (which also carries the critics' training noise). It
         does not include the critics' own bias (a critic short of the optimum
         scores a lower bound below the truth).
     ci : (low, high)
@@ -200,10 +202,11 @@ def estimate_mi(
     ``test_size=0`` evaluates on the training pairs, only when asked.
 
     The standard error and the ``confidence`` interval come from the held-out
-    terms by the delta method (see :mod:`mi_lib.heldout`): they measure the
-    sampling noise of the pairs given the trained critics, not how far the
-    critics are from the optimal one, so they are honest when the critics are
-    good (as the benchmark's coverage figure shows) and too narrow when not.
+    terms (the delta method, or the folds' spread when larger; see
+    :func:`mi_lib.heldout.combine`): they measure the noise of the pairs and
+    of the critics' training, not how far the critics are from the optimal
+    one, so they are honest when the critics are good (as the benchmark's
+    coverage figure shows) and too narrow when not.
     A :class:`~mi_lib.heldout.MIEstimateWarning` says when an estimate should
     not be trusted (negative, resting on a few product pairs, at a cap, or
     from critics that score their training pairs far above held-out ones).

@@ -119,6 +119,21 @@ def test_combining_folds_weighs_them_by_size_and_adds_their_variances():
     assert combined.stderr == pytest.approx(math.sqrt(var))
 
 
+def test_folds_that_disagree_more_than_their_error_bars_widen_the_interval():
+    """The folds' spread over sqrt(K) floors the standard error: it carries the
+    critics' own noise, which the delta method takes as given."""
+    tight = np.array([0.01, -0.01] * 50)  # delta-method stderr ~ 0.0007
+    terms = [heldout.FoldTerms(v, tight) for v in (0.9, 1.0, 1.1, 1.2)]
+    combined = heldout.combine(terms, 0.9)
+    spread = np.std([0.9, 1.0, 1.1, 1.2], ddof=1) / 2
+    assert combined.stderr == pytest.approx(spread)
+    assert combined.ci[1] - combined.ci[0] == pytest.approx(2 * 1.6448536 * spread)
+    # folds that agree keep the delta method's error bar
+    agree = [heldout.FoldTerms(1.0, tight) for _ in range(4)]
+    delta = math.sqrt(sum(t.variance for t in agree) / 16)
+    assert heldout.combine(agree, 0.9).stderr == pytest.approx(delta)
+
+
 def test_a_log_mean_exp_term_resting_on_a_few_pairs_is_flagged():
     m = 100
     j = torch.arange(m).repeat_interleave(m - 1)
