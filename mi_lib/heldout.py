@@ -302,8 +302,9 @@ def diagnose(
             out.append(
                 f"the critics overfit: they score the pairs they trained on "
                 f"{gap:.2f} nats higher on average than the held-out pairs, so "
-                "they fitted the noise of their sample as much as the dependence, "
-                f"and the estimate {combined.value:.4g} is likely below the truth, "
+                "they learned the noise of their own sample, not only the "
+                f"dependence, and the estimate {combined.value:.4g} is "
+                "unreliable, likely below the truth, "
                 "possibly by more than that gap (too few samples for the "
                 "dimension). Pass more samples, or reduce the dimension first "
                 "(e.g. keep the leading principal components), and compare "
