@@ -40,11 +40,7 @@ DELTA = {}
 
 
 def _combine_recording_delta(terms, confidence):
-    sizes = np.array([t.influence.shape[0] for t in terms], dtype=float)
-    weights = sizes / sizes.sum()
-    DELTA["stderr"] = float(
-        np.sqrt(sum(w * w * t.variance for w, t in zip(weights, terms, strict=True)))
-    )
+    DELTA["stderr"] = heldout.delta_stderr(terms)
     return heldout.combine(terms, confidence)
 
 

@@ -216,6 +216,19 @@ class Combined:
     fold_values: list[float]
 
 
+def _size_weights(terms: list[FoldTerms]) -> np.ndarray:
+    sizes = np.array([t.influence.shape[0] for t in terms], dtype=float)
+    return sizes / sizes.sum()
+
+
+def delta_stderr(terms: list[FoldTerms]) -> float:
+    r"""The delta method's standard error of the size-weighted average of the
+    folds, :math:`\sqrt{\sum_k (m_k/n)^2 \operatorname{Var} \hat I_k}`."""
+    weights = _size_weights(terms)
+    variance = sum(w * w * t.variance for w, t in zip(weights, terms, strict=True))
+    return math.sqrt(max(variance, 0.0))
+
+
 def combine(terms: list[FoldTerms], confidence: float) -> Combined:
     r"""Average the folds' estimates, weighted by their sizes :math:`m_k/n`.
 
@@ -240,11 +253,9 @@ def combine(terms: list[FoldTerms], confidence: float) -> Combined:
     with the delta method alone, 89 with the maximum). The interval is
     :math:`\hat I \pm z_{(1+c)/2}\,\mathrm{se}` at confidence :math:`c`.
     """
-    sizes = np.array([t.influence.shape[0] for t in terms], dtype=float)
-    weights = sizes / sizes.sum()
+    weights = _size_weights(terms)
     value = float(sum(w * t.value for w, t in zip(weights, terms, strict=True)))
-    variance = sum(w * w * t.variance for w, t in zip(weights, terms, strict=True))
-    stderr = math.sqrt(max(variance, 0.0))
+    stderr = delta_stderr(terms)
     if len(terms) >= 2:
         values = np.array([t.value for t in terms])
         stderr = max(stderr, float(values.std(ddof=1)) / math.sqrt(len(terms)))
